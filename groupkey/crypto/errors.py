@@ -13,8 +13,17 @@ class CryptoError(Exception):
     """Base class of every error raised by groupkey.crypto."""
 
 
-class InvalidInput(CryptoError, ValueError):
-    """An argument has the wrong length, range or encoding."""
+try:
+
+    class InvalidInput(CryptoError, ValueError):
+        """An argument has the wrong length, range or encoding."""
+
+except TypeError:
+    # MicroPython cannot combine a user exception with a second native base ("multiple bases
+    # have instance lay-out conflict"): there InvalidInput is a plain CryptoError.
+
+    class InvalidInput(CryptoError):
+        """An argument has the wrong length, range or encoding."""
 
 
 class ZeroSharedSecret(CryptoError):
