@@ -75,7 +75,8 @@ def micropython_binary() -> str:
 
 def micropython_env(extra_path: tuple[str, ...] = ()) -> dict[str, str]:
     env = dict(os.environ)
-    env["MICROPYPATH"] = os.pathsep.join([str(REPO), str(TESTS), *extra_path])
+    # ".frozen" keeps the interpreter's frozen modules (asyncio) importable.
+    env["MICROPYPATH"] = os.pathsep.join([str(REPO), str(TESTS), *extra_path, ".frozen"])
     return env
 
 
