@@ -1,0 +1,199 @@
+"""Checkpoints, receipts and the t-of-n receipt bundle verifier a device runs.
+
+A node countersigns entries by signing a checkpoint of its Merkle tree after the entries are
+durable; the receipt for one entry is that checkpoint plus the entry's inclusion proof
+(docs/ledger.md, "Receipts", and docs/decisions.md).
+
+    checkpoint  = version u8 (=1) | node_key 32 | tree_size u64 | root 32 | timestamp u64 (ms)
+                | signature 64 over CHECKPOINT_DOMAIN || every byte above
+    cosignature = peer_key 32 | signature 64 over COSIGN_DOMAIN || checkpoint without signature
+    receipt     = checkpoint (145 bytes) | leaf_index u64 | count u8 | count x 32-byte hash
+    bundle      = count u8 | (u16 length | receipt) each
+
+An honest node never logs two entries with the same (log id, sequence), so two receipts of
+one node for different entries at the same (log id, sequence) are proof of equivocation.
+"""
+
+from groupkey.ledger import encoding, merkle
+from groupkey.ledger.errors import DecodeError, InsufficientReceipts, ProofError, ReceiptError
+
+VERSION = 1
+CHECKPOINT_DOMAIN = b"groupkey-ledger-checkpoint-v1\x00"
+COSIGN_DOMAIN = b"groupkey-ledger-cosign-v1\x00"
+CHECKPOINT_SIZE = 145
+
+
+def _verify_signature(public_key, message, signature):
+    from groupkey.crypto import ed25519
+    from groupkey.crypto.errors import CryptoError
+
+    try:
+        ed25519.verify(public_key, message, signature)
+    except CryptoError:
+        raise ReceiptError("bad ledger node signature")
+
+
+class Checkpoint:
+    """A node's signed statement: my tree of ``tree_size`` entries has root ``root``."""
+
+    def __init__(self, node_key, tree_size, root, timestamp, signature=b""):
+        self.node_key = bytes(node_key)
+        self.tree_size = tree_size
+        self.root = bytes(root)
+        self.timestamp = timestamp
+        self.signature = bytes(signature)
+
+    def unsigned_bytes(self):
+        if len(self.node_key) != 32 or len(self.root) != 32:
+            raise DecodeError("checkpoint key and root are 32 bytes")
+        return (encoding.u8(VERSION) + self.node_key + encoding.u64(self.tree_size) + self.root
+                + encoding.u64(self.timestamp))
+
+    def signed_message(self):
+        return CHECKPOINT_DOMAIN + self.unsigned_bytes()
+
+    def cosign_message(self):
+        return COSIGN_DOMAIN + self.unsigned_bytes()
+
+    def encode(self):
+        if len(self.signature) != 64:
+            raise DecodeError("signature is 64 bytes")
+        return self.unsigned_bytes() + self.signature
+
+    def verify(self):
+        """Raise ReceiptError unless node_key signed this checkpoint."""
+        _verify_signature(self.node_key, self.signed_message(), self.signature)
+
+    def verify_cosignature(self, peer_key, signature):
+        """Raise ReceiptError unless peer_key cosigned this checkpoint."""
+        _verify_signature(peer_key, self.cosign_message(), signature)
+
+    @staticmethod
+    def decode(data):
+        reader = encoding.Reader(data)
+        checkpoint = Checkpoint._read(reader)
+        reader.finish()
+        return checkpoint
+
+    @staticmethod
+    def _read(reader):
+        if reader.u8() != VERSION:
+            raise DecodeError("unknown checkpoint version")
+        node_key = reader.take(32)
+        tree_size = reader.u64()
+        root = reader.take(32)
+        timestamp = reader.u64()
+        signature = reader.take(64)
+        return Checkpoint(node_key, tree_size, root, timestamp, signature)
+
+
+class Receipt:
+    """Checkpoint + inclusion proof of one entry: the node's countersignature of it."""
+
+    def __init__(self, checkpoint, leaf_index, path):
+        self.checkpoint = checkpoint
+        self.leaf_index = leaf_index
+        self.path = list(path)
+
+    def encode(self):
+        proof = merkle.encode_proof(self.leaf_index, self.checkpoint.tree_size, self.path)
+        # The tree size is already in the checkpoint: keep leaf_index, count and hashes.
+        return self.checkpoint.encode() + proof[:8] + proof[16:]
+
+    @staticmethod
+    def decode(data):
+        reader = encoding.Reader(data)
+        checkpoint = Checkpoint._read(reader)
+        leaf_index = reader.u64()
+        count = reader.u8()
+        if count > merkle.MAX_PROOF_HASHES:
+            raise DecodeError("proof too long")
+        path = [reader.take(32) for _ in range(count)]
+        reader.finish()
+        return Receipt(checkpoint, leaf_index, path)
+
+    def verify(self, entry_hash):
+        """Raise ProofError or ReceiptError unless this receipt countersigns ``entry_hash``
+        (an RFC 9162 leaf hash). Checks the cheap inclusion proof before the signature."""
+        checkpoint = self.checkpoint
+        merkle.verify_inclusion(entry_hash, self.leaf_index, checkpoint.tree_size, self.path,
+                                checkpoint.root)
+        checkpoint.verify()
+
+
+def encode_bundle(receipts):
+    """Wire form of a list of receipts (each already encoded or a Receipt)."""
+    if len(receipts) > 255:
+        raise DecodeError("too many receipts")
+    parts = [encoding.u8(len(receipts))]
+    for receipt in receipts:
+        raw = receipt if isinstance(receipt, (bytes, bytearray)) else receipt.encode()
+        parts.append(encoding.u16(len(raw)) + bytes(raw))
+    return b"".join(parts)
+
+
+def decode_bundle(data):
+    """Inverse of encode_bundle: a list of Receipt; DecodeError if malformed."""
+    reader = encoding.Reader(data)
+    receipts = []
+    for _ in range(reader.u8()):
+        receipts.append(Receipt.decode(reader.take(reader.u16())))
+    reader.finish()
+    return receipts
+
+
+def verify_bundle(entry_hash, receipts, node_keys, threshold):
+    """Return the node keys of ``threshold`` valid receipts for ``entry_hash``.
+
+    ``node_keys`` and ``threshold`` come from the group's genesis (what the device trusts).
+    Receipts from unknown keys, repeated keys or that fail verification do not count; the
+    verifier stops as soon as ``threshold`` distinct genesis nodes are proven, so it costs
+    ``threshold`` signature checks and inclusion proofs. Raises InsufficientReceipts.
+    """
+    if threshold < 1:
+        raise InsufficientReceipts("threshold must be at least 1")
+    trusted = [bytes(key) for key in node_keys]
+    confirmed = []
+    for receipt in receipts:
+        key = receipt.checkpoint.node_key
+        if key not in trusted or key in confirmed:
+            continue
+        try:
+            receipt.verify(entry_hash)
+        except (ProofError, ReceiptError):
+            continue
+        confirmed.append(key)
+        if len(confirmed) >= threshold:
+            return confirmed
+    raise InsufficientReceipts("%d of %d required ledger receipts" % (len(confirmed),
+                                                                      threshold))
+
+
+def verify_consistency(old_checkpoint, new_checkpoint, path):
+    """Raise ProofError/ReceiptError unless both checkpoints are signed by the same node and
+    ``path`` proves the old tree is a prefix of the new one (RFC 9162 section 2.1.4)."""
+    if old_checkpoint.node_key != new_checkpoint.node_key:
+        raise ReceiptError("checkpoints of different nodes")
+    old_checkpoint.verify()
+    new_checkpoint.verify()
+    merkle.verify_consistency(old_checkpoint.tree_size, new_checkpoint.tree_size,
+                              old_checkpoint.root, new_checkpoint.root, path)
+
+
+def is_equivocation(entry_a, receipt_a, entry_b, receipt_b):
+    """True when one node validly countersigned two different entries (decoded Entry objects)
+    for the same (log id, sequence): the evidence a member or auditor publishes."""
+    if receipt_a.checkpoint.node_key != receipt_b.checkpoint.node_key:
+        return False
+    if entry_a.log_id != entry_b.log_id or entry_a.sequence != entry_b.sequence:
+        return False
+    hash_a = entry_a.entry_hash()
+    hash_b = entry_b.entry_hash()
+    if hash_a == hash_b:
+        return False
+    try:
+        receipt_a.verify(hash_a)
+        receipt_b.verify(hash_b)
+    except (ProofError, ReceiptError):
+        return False
+    return True
