@@ -1,0 +1,279 @@
+"""Ed25519 signatures (RFC 8032 section 5.1), pure Python with a pycryptodome fast path.
+
+Functions: ``generate_seed()``, ``public_key(seed)``, ``sign(seed, message)``,
+``verify(public_key, message, signature)`` (returns None or raises), ``is_valid(...)``,
+and the generators ``sign_steps`` / ``verify_steps`` that yield now and then (firmware
+asyncio) and return the result. ``SigningKey(seed)`` and ``VerifyingKey(public_key)`` cache
+the expanded key and the decoded point for repeated use.
+
+Verification rule (docs/crypto.md, section Ed25519):
+
+* wrong type or length of any argument                          -> InvalidInput
+* public key not a canonical encoding of a curve point, or of small order (8A = 0)
+                                                               -> InvalidInput
+* S >= L, R not a canonical point encoding, R of small order,
+  or the cofactored equation [8][S]B = [8]R + [8][k]A fails     -> BadSignature
+
+The cofactored equation is the check of RFC 8032 5.1.7 and the one pycryptodome applies; the
+small-order rejections are ours, checked before pycryptodome is called, so both backends
+decide identically.
+"""
+
+from groupkey.crypto import backend, edwards25519
+from groupkey.crypto.errors import BadSignature, CryptoError, InvalidInput
+from groupkey.crypto.rng import random_bytes
+from groupkey.crypto.sha512 import sha512
+
+SEED_SIZE = 32
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+
+_L = edwards25519.L
+
+
+def _check_bytes(name, value, length):
+    if not isinstance(value, (bytes, bytearray)) or len(value) != length:
+        raise InvalidInput("ed25519: %s must be %d bytes" % (name, length))
+    return bytes(value)
+
+
+def _check_message(message):
+    if isinstance(message, bytes):
+        return message
+    if isinstance(message, (bytearray, memoryview)):
+        return bytes(message)
+    raise InvalidInput("ed25519: message must be bytes, bytearray or memoryview")
+
+
+def _expand(seed):
+    """(clamped secret scalar, prefix) from the seed (RFC 8032 5.1.5 steps 1-2)."""
+    digest = sha512(seed)
+    scalar = int.from_bytes(digest[:32], "little")
+    scalar &= (1 << 254) - 8
+    scalar |= 1 << 254
+    return scalar, digest[32:]
+
+
+def _sign_steps(scalar, prefix, public, message):
+    """RFC 8032 5.1.6 with an expanded key; a generator returning the 64-byte signature."""
+    nonce = int.from_bytes(sha512(prefix + message), "little") % _L
+    point = yield from edwards25519.base_multiply_steps(nonce)
+    encoded_r = edwards25519.encode(point)
+    challenge = int.from_bytes(sha512(encoded_r + public + message), "little") % _L
+    s = (nonce + challenge * scalar) % _L
+    return encoded_r + s.to_bytes(32, "little")
+
+
+def generate_seed():
+    """A new random 32-byte private key (seed) from groupkey.crypto.rng."""
+    return random_bytes(SEED_SIZE)
+
+
+class SigningKey:
+    """A private key ready to sign: caches the secret scalar, prefix and public key.
+
+    ``SigningKey(seed)``; attribute ``public_key`` (32 bytes); ``sign(message)`` and the
+    generator ``sign_steps(message)``.
+    """
+
+    def __init__(self, seed):
+        self._seed = _check_bytes("seed", seed, SEED_SIZE)
+        self._expanded = None
+        self._fast_signer = None
+        if backend.fast():
+            self.public_key = self._fast().public_key
+        else:
+            self.public_key = self._pure()[2]
+
+    def _pure(self):
+        if self._expanded is None:
+            scalar, prefix = _expand(self._seed)
+            public = edwards25519.encode(edwards25519.base_multiply(scalar))
+            self._expanded = (scalar, prefix, public)
+        return self._expanded
+
+    def _fast(self):
+        if self._fast_signer is None:
+            self._fast_signer = _FastSigner(self._seed)
+        return self._fast_signer
+
+    def sign_steps(self, message):
+        """Generator signing ``message``; yields now and then, returns 64 bytes."""
+        message = _check_message(message)
+        if backend.fast():
+            return self._fast().sign(message)
+        scalar, prefix, public = self._pure()
+        signature = yield from _sign_steps(scalar, prefix, public, message)
+        return signature
+
+    def sign(self, message):
+        """The deterministic 64-byte signature R || S of ``message`` (RFC 8032 5.1.6)."""
+        return edwards25519.run(self.sign_steps(message))
+
+
+class VerifyingKey:
+    """A public key ready to verify: caches the decoded point and its window table.
+
+    ``VerifyingKey(public_key)`` raises InvalidInput for a malformed or small-order key;
+    ``verify(message, signature)``, the generator ``verify_steps``, and ``is_valid``.
+    """
+
+    def __init__(self, public_key):
+        self.public_key = _check_bytes("public_key", public_key, PUBLIC_KEY_SIZE)
+        self._multiples = None
+        self._fast_verifier = None
+        if backend.fast():
+            self._fast()
+        else:
+            self._pure()
+
+    def _pure(self):
+        if self._multiples is None:
+            point = edwards25519.decode(self.public_key)
+            if point is None:
+                raise InvalidInput("ed25519: public key is not a valid point encoding")
+            if edwards25519.is_identity(edwards25519.times_eight(point)):
+                raise InvalidInput("ed25519: public key is a small-order point")
+            self._multiples = edwards25519.odd_multiples(point)
+        return self._multiples
+
+    def _fast(self):
+        if self._fast_verifier is None:
+            self._fast_verifier = _FastVerifier(self.public_key)
+        return self._fast_verifier
+
+    def verify_steps(self, message, signature):
+        """Generator form of ``verify``: yields now and then, returns None or raises."""
+        message = _check_message(message)
+        signature = _check_bytes("signature", signature, SIGNATURE_SIZE)
+        if backend.fast():
+            self._fast().verify(message, signature)
+            return None
+        multiples = self._pure()
+        s = int.from_bytes(signature[32:], "little")
+        if s >= _L:
+            raise BadSignature("ed25519: S is not reduced modulo L")
+        encoded_r = signature[:32]
+        point_r = edwards25519.decode(encoded_r)
+        if point_r is None:
+            raise BadSignature("ed25519: R is not a valid point encoding")
+        eight_r = edwards25519.times_eight(point_r)
+        if edwards25519.is_identity(eight_r):
+            raise BadSignature("ed25519: R is a small-order point")
+        challenge = int.from_bytes(sha512(encoded_r + self.public_key + message), "little") % _L
+        # [S]B - [k]A, then compare 8 times it with [8]R (RFC 8032 5.1.7, cofactored).
+        point = yield from edwards25519.double_multiply_steps(s, challenge, multiples)
+        if not edwards25519.equal(edwards25519.times_eight(point), eight_r):
+            raise BadSignature("ed25519: signature does not verify")
+        return None
+
+    def verify(self, message, signature):
+        """None when ``signature`` is valid for ``message``; raises BadSignature otherwise
+        (InvalidInput for a wrong type or length)."""
+        edwards25519.run(self.verify_steps(message, signature))
+
+    def is_valid(self, message, signature):
+        """True when ``verify`` would return, False when it would raise a CryptoError."""
+        try:
+            self.verify(message, signature)
+        except CryptoError:
+            return False
+        return True
+
+
+def public_key(seed):
+    """The 32-byte public key of a 32-byte seed (RFC 8032 5.1.5)."""
+    return SigningKey(seed).public_key
+
+
+def sign(seed, message):
+    """The 64-byte Ed25519 signature of ``message`` under ``seed`` (deterministic)."""
+    return edwards25519.run(sign_steps(seed, message))
+
+
+def sign_steps(seed, message):
+    """Generator form of ``sign``: yields now and then, returns the 64-byte signature."""
+    seed = _check_bytes("seed", seed, SEED_SIZE)
+    message = _check_message(message)
+    if backend.fast():
+        return _FastSigner(seed).sign(message)
+    scalar, prefix = _expand(seed)
+    point = yield from edwards25519.base_multiply_steps(scalar)
+    public = edwards25519.encode(point)
+    signature = yield from _sign_steps(scalar, prefix, public, message)
+    return signature
+
+
+def verify(public_key, message, signature):
+    """None when ``signature`` is a valid signature of ``message`` under ``public_key``.
+
+    Raises BadSignature when it is not, InvalidInput for wrong types or lengths and for a
+    public key that is malformed or of small order (module docstring).
+    """
+    edwards25519.run(verify_steps(public_key, message, signature))
+
+
+def verify_steps(public_key, message, signature):
+    """Generator form of ``verify``: yields now and then, returns None or raises."""
+    _check_message(message)
+    _check_bytes("signature", signature, SIGNATURE_SIZE)
+    key = VerifyingKey(public_key)
+    yield from key.verify_steps(message, signature)
+
+
+def is_valid(public_key, message, signature):
+    """True when ``verify`` accepts, False for any CryptoError (bad types included)."""
+    try:
+        verify(public_key, message, signature)
+    except CryptoError:
+        return False
+    return True
+
+
+class _FastSigner:
+    """pycryptodome signer for one seed (CPython only)."""
+
+    def __init__(self, seed):
+        from Crypto.Signature import eddsa
+
+        key = eddsa.import_private_key(seed)
+        self.public_key = key.public_key().export_key(format="raw")
+        self._scheme = eddsa.new(key, "rfc8032")
+
+    def sign(self, message):
+        return self._scheme.sign(message)
+
+
+class _FastVerifier:
+    """pycryptodome verifier for one public key, with our checks in front (CPython only).
+
+    pycryptodome already rejects non-canonical encodings, S >= L and a failed cofactored
+    equation; it accepts small-order A and R, which we reject first.
+    """
+
+    def __init__(self, public_key):
+        from Crypto.Signature import eddsa
+
+        try:
+            key = eddsa.import_public_key(public_key)
+        except ValueError:
+            raise InvalidInput("ed25519: public key is not a valid point encoding")
+        if (key.pointQ * 8).is_point_at_infinity():
+            raise InvalidInput("ed25519: public key is a small-order point")
+        self._scheme = eddsa.new(key, "rfc8032")
+
+    def verify(self, message, signature):
+        from Crypto.Signature import eddsa
+
+        if int.from_bytes(signature[32:], "little") >= _L:
+            raise BadSignature("ed25519: S is not reduced modulo L")
+        try:
+            point_r = eddsa.import_public_key(signature[:32]).pointQ
+        except ValueError:
+            raise BadSignature("ed25519: R is not a valid point encoding")
+        if (point_r * 8).is_point_at_infinity():
+            raise BadSignature("ed25519: R is a small-order point")
+        try:
+            self._scheme.verify(message, signature)
+        except ValueError:
+            raise BadSignature("ed25519: signature does not verify")
