@@ -103,6 +103,11 @@ class DeviceProcess:
     def wait_exit(self, timeout: float = 10.0) -> int:
         """Wait for the process to exit on its own; drain its events; return the exit code."""
         code = self.process.wait(timeout=timeout)
+        self._drain()
+        return code
+
+    def _drain(self) -> None:
+        """After exit: move every remaining line into ``self.events``."""
         self._reader.join(timeout=5)
         while True:
             try:
@@ -110,7 +115,6 @@ class DeviceProcess:
                     break
             except queue.Empty:
                 break
-        return code
 
     def kill(self) -> None:
         """SIGKILL: the device loses power (no clean MQTT DISCONNECT)."""
@@ -119,8 +123,8 @@ class DeviceProcess:
         self.process.wait(timeout=5)
 
     def stop(self) -> None:
-        """Kill if still running and release the pipes."""
+        """Kill if still running, collect the remaining events, release the pipe."""
         self.kill()
-        self._reader.join(timeout=5)
+        self._drain()
         if self.process.stdout:
             self.process.stdout.close()

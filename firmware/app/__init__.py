@@ -1,0 +1,1 @@
+"""The device application: configuration, topics, logging, the runtime and the member hook."""

@@ -1,0 +1,54 @@
+"""Device configuration: a JSON file (``config.json`` on the board's flash) with defaults.
+
+Keys (defaults in DEFAULTS): ``group_id`` (required), ``device_id`` (else the board's),
+``broker_host``, ``broker_port``, ``mqtt_password`` (the broker's per-device password),
+``keepalive_s``, ``heartbeat_s``, ``watchdog_ms``, ``inbox_capacity``, ``run_seconds``
+(0 = forever; emulation and tests stop the device cleanly after that long), ``flash_dir``,
+``network_delay_ms`` (unix board), ``wifi_ssid``/``wifi_password``, ``led_pin``,
+``button_pin`` (ESP32 board).
+"""
+
+import json
+
+DEFAULTS = {
+    "broker_host": "127.0.0.1",
+    "broker_port": 1883,
+    "mqtt_password": None,
+    "keepalive_s": 30,
+    "heartbeat_s": 60,
+    "watchdog_ms": 8000,
+    "inbox_capacity": 8,
+    "run_seconds": 0,
+    "backoff_min_ms": 250,
+    "backoff_max_ms": 30000,
+}
+
+REQUIRED = ("group_id",)
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, not JSON, or lacks a required key."""
+
+
+def load(path):
+    """The configuration at ``path`` merged over DEFAULTS."""
+    try:
+        with open(path) as handle:
+            loaded = json.load(handle)
+    except OSError:
+        raise ConfigError("cannot read configuration %s" % path)
+    except ValueError:
+        raise ConfigError("configuration %s is not JSON" % path)
+    return merge(loaded)
+
+
+def merge(loaded):
+    """DEFAULTS updated with ``loaded``; raises ConfigError when a required key is missing."""
+    if not isinstance(loaded, dict):
+        raise ConfigError("configuration must be a JSON object")
+    config = dict(DEFAULTS)
+    config.update(loaded)
+    for key in REQUIRED:
+        if not config.get(key):
+            raise ConfigError("configuration lacks %r" % key)
+    return config

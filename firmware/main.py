@@ -1,0 +1,40 @@
+"""Device entry point. An ESP32 runs it after boot.py; the unix port runs
+``micropython -X heapsize=96K firmware/main.py [config.json]`` (or $GROUPKEY_CONFIG).
+
+Prints ``{"event": "heap", ...}`` with the free heap after the imports.
+"""
+
+import gc
+import sys
+
+gc.collect()
+_free_at_start = gc.mem_free()
+
+import asyncio  # noqa: E402
+
+from app import config as device_config  # noqa: E402
+from app.logger import log  # noqa: E402
+from app.member import PlaceholderMember  # noqa: E402
+from app.runtime import Device  # noqa: E402
+from board import Board  # noqa: E402
+
+
+def config_path():
+    """argv[1], else $GROUPKEY_CONFIG, else config.json."""
+    if len(sys.argv) > 1:
+        return sys.argv[1]
+    import os
+
+    return (os.getenv("GROUPKEY_CONFIG") if hasattr(os, "getenv") else None) or "config.json"
+
+
+def main():
+    """Load the configuration and run the device until it stops."""
+    config = device_config.load(config_path())
+    board = Board(config, log)
+    gc.collect()
+    log("heap", {"free_at_start": _free_at_start, "free_after_imports": gc.mem_free()})
+    asyncio.run(Device(config, board, PlaceholderMember, log).run())
+
+
+main()
