@@ -122,7 +122,8 @@ def test_comb_table_entries():
     assert len(rows) == 2 and all(len(row) == 16 for row in rows)
     for block in range(2):
         for index in range(16):
-            scalar = sum(1 << (128 * block + 32 * tooth) for tooth in range(4) if index >> tooth & 1)
+            teeth = [tooth for tooth in range(4) if index >> tooth & 1]
+            scalar = sum(1 << (128 * block + 32 * tooth) for tooth in teeth)
             expected = pycryptodome_point(scalar)
             packed = rows[block][index]
             y_plus_x = packed & (2**256 - 1)
@@ -151,7 +152,10 @@ def affine(point):
 @given(st.integers(min_value=0, max_value=2**256 - 1))
 def test_base_multiply_matches_pycryptodome(scalar):
     result = edwards25519.base_multiply(scalar)
-    assert affine(result) == pycryptodome_point(scalar % L) if scalar % L else edwards25519.is_identity(result)
+    if scalar % L:
+        assert affine(result) == pycryptodome_point(scalar % L)
+    else:
+        assert edwards25519.is_identity(result)
     # extended coordinates stay consistent: T = XY/Z
     X, Y, Z, T = result
     assert (T * Z - X * Y) % P == 0
