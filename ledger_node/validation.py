@@ -81,6 +81,8 @@ def validate(state: LedgerState, raw: bytes, check_signature: bool = True) -> De
                         entry, entry_hash)
     expected, head_hash = state.head(log_key)
     if entry.sequence > expected:
+        if check_signature and not _signature_ok(entry):
+            return Decision(INVALID, "bad entry signature", entry, entry_hash)
         return Decision(OUT_OF_ORDER, "expected sequence %d, got %d" % (expected,
                                                                         entry.sequence),
                         entry, entry_hash)
