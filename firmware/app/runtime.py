@@ -78,6 +78,13 @@ class Device:
         finally:
             for task in tasks:
                 task.cancel()
+            if self.client.connected():
+                # a clean DISCONNECT discards the will: say offline ourselves
+                try:
+                    await self.client.publish(topics.presence(self.group_id, self.device_id),
+                                              OFFLINE, qos=1, retain=True, timeout_ms=2000)
+                except MQTTError:
+                    pass
             await self.client.disconnect()
             connection.cancel()
             feeder.cancel()
