@@ -8,29 +8,31 @@ Ed25519 sign and verify (64-byte message), SHA-512 of 64 B and 1 KB, HKDF-SHA256
 MicroPython (real unix-port interpreter, one process per measurement, ``-X heapsize=96K``):
   time_per_op    median over several samples (time.ticks_us), each sample a batch of calls
                  lasting about 20 ms (5 ms with --quick), gc.collect() before each sample
-  min_heap       smallest ``-X heapsize`` (KB, binary search) at which interpreter + imports +
-                 inputs + one operation succeed; target <= 96 KB, the ESP32 budget
-  peak_heap      min_heap minus the smallest heap at which the module merely imports: what the
-                 operation itself needs at its peak, beyond its code
+  free_heap      gc.mem_free() at 96 KB after imports, inputs and one warm-up call
+  peak_heap      bytes the operation keeps alive at its worst moment, beyond its imports and
+                 inputs: smallest reserve it completes in once the rest of the heap is
+                 filled (bench/mpy/heap.py, run at 512 KB); target <= free_heap
   alloc_per_op   bytes allocated by one operation with the GC disabled (gc.mem_alloc() delta,
-                 run with a large heap): the garbage it makes, which drives GC time
+                 64 MB heap): the garbage it makes, which drives GC time
+  min_heap       lowest ``-X heapsize`` (KB) from which interpreter + source imports + inputs
+                 + one operation succeed at every size up to 96 KB (scan down in 1 KB steps;
+                 skipped with --quick); target <= 96 KB, the ESP32 budget
 CPython (in this process, every backend in groupkey.crypto.backend.available()):
   time_per_op    median of time.perf_counter() samples, batched the same way
 Missing modules or functions are skipped with a note; come back when they land.
 """
 
-import gc
-import statistics
-import time
 from pathlib import Path
 
 from bench import micropython
 from bench.mpy import crypto_ops
 from bench.report import make_result
+from bench.timing import seconds_per_call
 
 CRYPTO_DIR = Path(__file__).resolve().parents[1] / "groupkey" / "crypto"
 HEAP_CAP_KB = 96
-HEAP_SEARCH_LIMIT_KB = 4096
+PEAK_SEARCH_HEAP = "512K"  # room for one contiguous reserve (bench/mpy/heap.py)
+ALLOC_HEAP = "64M"  # the GC stays off while one operation runs
 # Targets on this x86 machine's MicroPython (issue 2), by (operation name, metric).
 MICROPYTHON_TARGETS = {
     ("x25519", "time_per_op"): 4000,
@@ -64,34 +66,6 @@ def present_operations(options):
     return present
 
 
-def _heap_succeeds(name, n, count, kilobytes):
-    run = micropython.run("crypto_run.py", ["heap", name, n, count], heap="%dK" % kilobytes)
-    return run.ok and run.stdout.strip().endswith("ok")
-
-
-def smallest_heap_kb(name, n, count, low=4):
-    """Smallest heap in KB at which crypto_run.py ``heap`` mode succeeds (binary search).
-
-    Returns None when it fails even at HEAP_SEARCH_LIMIT_KB. Assumes success is monotonic in
-    the heap size (true up to fragmentation noise of a few hundred bytes).
-    """
-    high = HEAP_CAP_KB
-    while not _heap_succeeds(name, n, count, high):
-        low = high
-        high *= 2
-        if high > HEAP_SEARCH_LIMIT_KB:
-            return None
-    if _heap_succeeds(name, n, count, low):
-        return low
-    while high - low > 1:
-        middle = (low + high) // 2
-        if _heap_succeeds(name, n, count, middle):
-            high = middle
-        else:
-            low = middle
-    return high
-
-
 def micropython_results(name, n, options):
     """Time and heap results for one operation under MicroPython (empty list when skipped)."""
     repetitions = 3 if options.quick else 9
@@ -111,42 +85,47 @@ def micropython_results(name, n, options):
                 % (bench, n, data["median_us"], data["batch"],
                    ", ".join("%.0f" % sample for sample in data["samples_us"])))
     if options.heap:
-        with_operation = smallest_heap_kb(name, n, 1)
-        imports_only = smallest_heap_kb(name, n, 0)
-        if with_operation is None:
-            options.error("crypto: %s fails even with a %d KB heap"
-                          % (bench, HEAP_SEARCH_LIMIT_KB))
-        else:
-            results.append(make_result(bench, "micropython", n, "min_heap", with_operation,
-                                       "KB", HEAP_CAP_KB))
-            if imports_only is not None:
-                results.append(make_result(bench, "micropython", n, "peak_heap",
-                                           max(0, with_operation - imports_only), "KB"))
-        alloc = micropython.run("crypto_run.py", ["alloc", name, n], heap="64M").last_json()
-        if alloc and "alloc_bytes" in alloc:
-            results.append(make_result(bench, "micropython", n, "alloc_per_op",
-                                       alloc["alloc_bytes"], "bytes"))
-        else:
-            options.note("crypto: %s alloc_per_op not measured (no result with a 64 MB heap)"
-                         % bench)
+        results.extend(heap_results(bench, name, n, options))
     return results
 
 
-def time_cpython(operation, repetitions, sample_seconds):
-    """Median seconds per call of ``operation`` over ``repetitions`` batched samples."""
-    operation()
-    start = time.perf_counter()
-    operation()
-    once = max(time.perf_counter() - start, 1e-7)
-    batch = max(1, int(sample_seconds / once))
-    samples = []
-    for _ in range(repetitions):
-        gc.collect()
-        start = time.perf_counter()
-        for _ in range(batch):
-            operation()
-        samples.append((time.perf_counter() - start) / batch)
-    return statistics.median(samples)
+def heap_results(bench, name, n, options):
+    """peak_heap, free_heap, alloc_per_op and (not with --quick) min_heap of one operation."""
+    results = []
+    free = micropython.run("crypto_run.py", ["free", name, n]).last_json()
+    free_bytes = None
+    if free and "free_bytes" in free:
+        free_bytes = free["free_bytes"]
+        results.append(make_result(bench, "micropython", n, "free_heap", free_bytes, "bytes"))
+        options.log("  %s: %d bytes free at %s after imports, largest block %d"
+                    % (bench, free_bytes, micropython.DEFAULT_HEAP,
+                       free["largest_block_bytes"]))
+    peak = micropython.run("crypto_run.py", ["peak", name, n], heap=PEAK_SEARCH_HEAP)
+    data = peak.last_json()
+    if data and data.get("peak_bytes", -1) >= 0:
+        # Target: the operation fits in what its imports and inputs leave free at 96 KB.
+        results.append(make_result(bench, "micropython", n, "peak_heap", data["peak_bytes"],
+                                   "bytes", free_bytes))
+    else:
+        options.error("crypto: %s peak heap search failed: %s" % (bench, peak.describe()))
+    alloc = micropython.run("crypto_run.py", ["alloc", name, n], heap=ALLOC_HEAP).last_json()
+    if alloc and "alloc_bytes" in alloc:
+        results.append(make_result(bench, "micropython", n, "alloc_per_op",
+                                   alloc["alloc_bytes"], "bytes"))
+    else:
+        options.note("crypto: %s alloc_per_op not measured (no result with a %s heap)"
+                     % (bench, ALLOC_HEAP))
+    if options.quick:
+        return results
+    options.log("  %s: scanning heap sizes down from %d KB" % (bench, HEAP_CAP_KB))
+    smallest = micropython.smallest_heap_kb("crypto_run.py", ["heap", name, n, 1],
+                                            top=HEAP_CAP_KB)
+    if smallest is None:
+        options.error("crypto: %s fails with a %d KB heap" % (bench, HEAP_CAP_KB))
+    else:
+        results.append(make_result(bench, "micropython", n, "min_heap", smallest, "KB",
+                                   HEAP_CAP_KB))
+    return results
 
 
 def cpython_results(present, options):
@@ -171,7 +150,7 @@ def cpython_results(present, options):
                     options.error("crypto: %s does not import on CPython: %s" % (bench, exc))
                     continue
                 try:
-                    seconds = time_cpython(operation, repetitions, sample_seconds)
+                    seconds = seconds_per_call(operation, repetitions, sample_seconds)
                 except Exception as exc:  # reported, the other operations still run
                     options.error("crypto: %s raised on CPython: %r" % (bench, exc))
                     continue

@@ -75,6 +75,30 @@ def run(script, args=(), heap=DEFAULT_HEAP, timeout=600):
     return Run(argv, process.returncode, process.stdout, process.stderr)
 
 
+def succeeds(script, args=(), heap=DEFAULT_HEAP, timeout=600):
+    """True when ``script`` exits cleanly and its last stdout line is "ok"."""
+    outcome = run(script, args, heap, timeout)
+    lines = outcome.stdout.strip().splitlines()
+    return outcome.ok and bool(lines) and lines[-1].strip() == "ok"
+
+
+def smallest_heap_kb(script, args=(), top=96, bottom=4):
+    """Lowest ``-X heapsize`` in KB from which ``script`` succeeds at every size up to ``top``.
+
+    Scans down from ``top`` in 1 KB steps and stops at the first failure (None when ``top``
+    itself fails). A binary search would be cheaper but is not sound here: success is not
+    monotonic in the heap size (when the GC runs shifts fragmentation; e.g. an import that
+    works at 46-48 KB can fail at 49-50 KB and work again from 51 KB). Costs one run per KB
+    between the result and ``top``.
+    """
+    if not succeeds(script, args, "%dK" % top):
+        return None
+    kilobytes = top
+    while kilobytes > bottom and succeeds(script, args, "%dK" % (kilobytes - 1)):
+        kilobytes -= 1
+    return kilobytes
+
+
 def version():
     """MicroPython's version string, e.g. "MicroPython 1.29.0-preview (3.4.0)"."""
     code = (

@@ -20,6 +20,7 @@ from bench import micropython as bench_micropython
 from bench.instructions import COLLECTED
 from bench.mpy import crypto_ops
 from bench.run import SUITES, Options, run_suites
+from bench.timing import seconds_per_call
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 SCHEMA_KEYS = ["bench", "interpreter", "n", "metric", "value", "unit"]
@@ -45,7 +46,7 @@ def check_line(line: str) -> dict:
 
 def test_quick_cpython_measurement_round_trips_through_the_json_line():
     name, n = first_present_operation()
-    seconds = crypto.time_cpython(crypto_ops.prepare(name, n), 3, 0.001)
+    seconds = seconds_per_call(crypto_ops.prepare(name, n), 3, 0.001)
     result = report.make_result(name + "/pure", "cpython", n, "time_per_op",
                                 round(seconds * 1e6, 3), "us", target=1e9)
     line = report.json_line(result)

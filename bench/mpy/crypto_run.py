@@ -9,6 +9,10 @@
 #                                prints "ok" (run under valgrind for instruction counts)
 #   alloc NAME N                 bytes allocated by one operation with the GC disabled
 #                                (gc.mem_alloc() delta; needs a large heap); one JSON line
+#   peak  NAME N                 heap one operation needs beyond imports and inputs, by a
+#                                reserve search (bench/mpy/heap.py); one JSON line
+#   free  NAME N                 free heap and largest free block after imports, inputs and
+#                                one warm-up operation; one JSON line
 # A missing module or function prints {"skip": reason} and exits 0.
 import gc
 import sys
@@ -39,29 +43,24 @@ except crypto_ops.MissingApi as exc:
 
 if mode == "time":
     import json
-    import time
+
+    from bench.mpy.timing import measure
 
     sample_us = int(sys.argv[5]) if len(sys.argv) > 5 else 20000
-    operation()  # warm-up: first-call allocations, caches
-    gc.collect()
-    start = time.ticks_us()
+    print(json.dumps(measure(operation, count, sample_us)))
+elif mode == "peak":
+    from bench.mpy.heap import peak_bytes
+
+    peak, scraps, free = peak_bytes(operation)
+    if peak is None:
+        peak = -1
+    print('{"peak_bytes": %d, "scraps_bytes": %d, "free_bytes": %d}' % (peak, scraps, free))
+elif mode == "free":
+    from bench.mpy.heap import largest_block
+
     operation()
-    once = max(1, time.ticks_diff(time.ticks_us(), start))
-    batch = max(1, sample_us // once)
-    samples = []
-    for _repetition in range(count):
-        gc.collect()
-        start = time.ticks_us()
-        for _call in range(batch):
-            operation()
-        samples.append(time.ticks_diff(time.ticks_us(), start) / batch)
-    samples.sort()
-    middle = len(samples) // 2
-    if len(samples) % 2:
-        median = samples[middle]
-    else:
-        median = (samples[middle - 1] + samples[middle]) / 2
-    print(json.dumps({"median_us": median, "samples_us": samples, "batch": batch}))
+    gc.collect()
+    print('{"free_bytes": %d, "largest_block_bytes": %d}' % (gc.mem_free(), largest_block()))
 elif mode == "alloc":
     operation()  # warm-up, so one-time allocations are not charged to the operation
     gc.collect()
