@@ -55,8 +55,8 @@ class MicroPythonResult:
     def json_lines(self) -> list:
         """Every stdout line that parses as JSON, in order."""
         out = []
-        for line in self.stdout.splitlines():
-            line = line.strip()
+        for raw in self.stdout.splitlines():
+            line = raw.strip()
             if line.startswith(("{", "[")):
                 out.append(json.loads(line))
         return out
@@ -91,25 +91,38 @@ def run_micropython(
     check: bool = True,
     extra_path: tuple[str, ...] = (),
     cwd: str | Path | None = None,
+    precompiled: bool = False,
 ) -> MicroPythonResult:
     """Run ``script`` (a path) or ``code`` (a string) under MicroPython and return its output.
 
     Raises MicroPythonError (with the MicroPython traceback) when it exits non-zero and
-    ``check`` is true.
+    ``check`` is true. With ``precompiled=True`` the code imports the mpy-cross output in
+    build/mpy/ (tests/mpy_build.py), as a flashed board does, instead of compiling source.
     """
     if (script is None) == (code is None):
         raise ValueError("give exactly one of script= or code=")
     argv = [micropython_binary(), "-X", "heapsize=%s" % heap]
     argv += ["-c", code] if code is not None else [str(script)]
     argv += [str(a) for a in args]
+    if precompiled:
+        from tests.mpy_build import build
+
+        build_dir = build()
+        env = dict(os.environ)
+        env["MICROPYPATH"] = os.pathsep.join([str(build_dir), *extra_path, ".frozen"])
+        default_cwd = build_dir  # '' comes first on sys.path: never pick up source files
+    else:
+        env = micropython_env(extra_path)
+        default_cwd = REPO
     proc = subprocess.run(
         argv,
+        check=False,
         input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=micropython_env(extra_path),
-        cwd=str(cwd or REPO),
+        env=env,
+        cwd=str(cwd or default_cwd),
     )
     result = MicroPythonResult(argv, proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
