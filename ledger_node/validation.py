@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import hashlib
 
-from groupkey.crypto.errors import CryptoError
 from groupkey.ledger import bodies
 from groupkey.ledger import entry as entries
 from groupkey.ledger.errors import DecodeError
-from ledger_node import tgdh_adapter
+from ledger_node import signatures, tgdh_adapter
 from ledger_node.state import GROUP, IDENTITY, Change, GroupState, IdentityState, LedgerState
 
 ACCEPTED = "accepted"
@@ -105,11 +104,7 @@ def validate(state: LedgerState, raw: bytes, check_signature: bool = True) -> De
 
 
 def _signature_ok(entry) -> bool:
-    try:
-        entry.verify_signature()
-    except CryptoError:
-        return False
-    return True
+    return signatures.is_valid(entry.signer, entry.signed_message(), entry.signature)
 
 
 def _new_change() -> Change:
@@ -245,12 +240,9 @@ def _check_invitations(group_id: bytes, genesis, body) -> set[bytes]:
     for invitation in body.invitations:
         if invitation.admin not in genesis.admins:
             raise Invalid("transition: invitation not signed by an admin")
-        from groupkey.crypto import ed25519
-
-        try:
-            ed25519.verify(invitation.admin, invitation.message(group_id), invitation.signature)
-        except CryptoError:
-            raise Invalid("transition: bad invitation signature") from None
+        if not signatures.is_valid(invitation.admin, invitation.message(group_id),
+                                   invitation.signature):
+            raise Invalid("transition: bad invitation signature")
         invited.add(invitation.member)
     return invited
 
