@@ -156,7 +156,9 @@ def test_keepalive_holds_during_yielding_computation(mosquitto, device):  # noqa
     computed = dev.wait_for("computed", timeout=20)
     stats = dev.wait_for("stats")
     assert dev.wait_exit() == 0, dev.transcript()
-    assert computed["ms"] >= 6000 and computed["longest_step_ms"] < 500
+    print("computation:", computed)
+    assert computed["ms"] >= 6000 and computed["slices"] >= 6
+    assert computed["longest_slice_ms"] < 500, computed
     # keepalive is 1 s: 6 s of work needs PINGREQs during the work and no lost connection
     assert computed["pings"] >= 6, computed
     assert stats["connects"] == 1 and stats["losses"] == 0, dev.transcript()
