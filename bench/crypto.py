@@ -56,6 +56,8 @@ def present_operations(options):
     present = []
     missing = set()
     for name, n, module in crypto_ops.OPERATIONS:
+        if not options.wants(name):
+            continue
         if module_exists(module):
             present.append((name, n))
         elif module not in missing:

@@ -76,6 +76,8 @@ def run(options):
     results = []
     for name, n, module in crypto_ops.OPERATIONS:
         bench = "%s/pure" % name
+        if not options.wants(bench):
+            continue
         if not module_exists(module):
             options.note("instructions: %s skipped: groupkey/crypto/%s.py does not exist yet"
                          % (bench, module))

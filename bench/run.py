@@ -11,6 +11,7 @@ A suite is a module ``bench/<name>.py`` listed in ``SUITES`` below that exposes
 
     quick      bool   fewer repetitions and smaller sizes, for a fast look (``--quick``)
     heap       bool   measure MicroPython heap needs (``--no-heap`` turns it off)
+    wants(name)       False when ``--filter TEXT`` excludes this bench name (skip it)
     log(text)         progress line on stderr
     note(text)        a remark printed under the table (a skipped item, the API measured)
     error(text)       a failure; the run goes on but exits 1
@@ -21,7 +22,8 @@ Suites run in the fixed order of ``SUITES``; a suite module that does not exist 
 with a note. To add one: write bench/<name>.py with ``run(options)`` and its section in
 docs/benchmarks.md (tgdh, ledger and e2e already have their place in the list).
 
-Usage: python -m bench.run [--suite NAME ...] [--quick] [--no-heap] [--json] [--out FILE]
+Usage: python -m bench.run [--suite NAME ...] [--filter TEXT] [--quick] [--no-heap] [--json]
+                           [--out FILE] [--strict]
 """
 
 import argparse
@@ -41,12 +43,17 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 class Options:
     """What every suite receives: the switches plus note/error/log sinks."""
 
-    def __init__(self, quick=False, heap=True, stream=None):
+    def __init__(self, quick=False, heap=True, stream=None, name_filter=""):
         self.quick = quick
         self.heap = heap
+        self.name_filter = name_filter
         self.notes = []
         self.errors = []
         self._stream = stream if stream is not None else sys.stderr
+
+    def wants(self, name):
+        """True unless ``--filter`` was given and its text is not part of ``name``."""
+        return not self.name_filter or self.name_filter in name
 
     def log(self, text):
         """A progress line on stderr."""
@@ -131,6 +138,8 @@ def parse_arguments(argv):
     parser.add_argument("--suite", action="append", choices=SUITES,
                         help="run only this suite (repeatable); default: all")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--filter", default="",
+                        help="only benchmarks whose name contains this text, e.g. x25519")
     parser.add_argument("--no-heap", action="store_true",
                         help="skip the MicroPython heap searches")
     parser.add_argument("--json", action="store_true",
@@ -146,7 +155,8 @@ def parse_arguments(argv):
 def main(argv=None):
     """Entry point; returns the process exit code."""
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
-    options = Options(quick=arguments.quick, heap=not arguments.no_heap)
+    options = Options(quick=arguments.quick, heap=not arguments.no_heap,
+                      name_filter=arguments.filter)
     names = arguments.suite or list(SUITES)
     summary = machine_summary()
     options.log("bench: %s" % summary)
