@@ -253,12 +253,12 @@ class PublicTree:
                 self.identity[target] = identity
             if mark is not None:
                 self.marks[target] = mark
-            if digest is not None:
-                self._hash[target] = digest
-            if height is not None:
-                self._height[target] = height
-            if shallow is not None:
-                self._shallow[target] = shallow
+            for cache, value in ((self._hash, digest), (self._height, height),
+                                 (self._shallow, shallow)):
+                if value is None:
+                    cache.pop(target, None)
+                else:
+                    cache[target] = value
 
     def insert(self, index, subtree):
         """Hang ``subtree`` (a PublicTree) beside the subtree at ``index``: the old subtree
@@ -285,6 +285,9 @@ class PublicTree:
         self.marks.pop(leaf, None)
         del self.blinded[up]
         self.marks.pop(up, None)
+        for cache in (self._hash, self._height, self._shallow):
+            cache.pop(leaf, None)
+            cache.pop(up, None)
         self._put(self._take(leaf ^ 1), leaf ^ 1, up)
         if up > tree.ROOT:
             self._invalidate(up >> 1)

@@ -126,3 +126,21 @@ class Simulation:
             elif member.epoch_secret != epoch_secret:
                 raise ValueError("members disagree on the epoch secret")
         return epoch_secret
+
+
+class DeterministicRandom:
+    """Reproducible bytes for tests and vectors ONLY (SHA-256 in counter mode over a seed):
+    the same seed gives the same group on CPython and on MicroPython."""
+
+    def __init__(self, seed):
+        self.seed = bytes(seed)
+        self.counter = 0
+
+    def __call__(self, length):
+        from hashlib import sha256
+
+        out = b""
+        while len(out) < length:
+            out += sha256(self.seed + self.counter.to_bytes(8, "big")).digest()
+            self.counter += 1
+        return out[:length]
