@@ -49,11 +49,21 @@ def port_open(port: int) -> bool:
         return False
 
 
+def run_as_me() -> str:
+    """Config line keeping Mosquitto under our user: as root it would switch to user
+    "mosquitto", which cannot read or write pytest's private tmp dirs."""
+    return "user %s" % getpass.getuser()
+
+
 class Broker:
     """One Mosquitto process with a config generated under ``directory``."""
 
     def __init__(self, directory: Path, users: dict[str, str] | None = None,
-                 acl: str | None = None, port: int | None = None):
+                 acl: str | None = None, port: int | None = None,
+                 config_path: Path | None = None):
+        """Generate a config (anonymous, or ``users`` + ``acl``), or use ``config_path`` as
+        written by gateway/mosquitto_config.py (its listener must be ``port``; add
+        ``run_as_me()`` to its lines when running as root)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -61,8 +71,11 @@ class Broker:
         self.acl = acl
         self.process: subprocess.Popen | None = None
         self.log_path = self.directory / "mosquitto.log"
-        self.config_path = self.directory / "mosquitto.conf"
-        self._write_config()
+        if config_path is not None:
+            self.config_path = Path(config_path)
+        else:
+            self.config_path = self.directory / "mosquitto.conf"
+            self._write_config()
 
     def _write_config(self) -> None:
         lines = [
@@ -71,9 +84,7 @@ class Broker:
             "log_dest file %s" % self.log_path,
             "log_type all",
             "connection_messages true",
-            # run as ourselves: as root Mosquitto would switch to user "mosquitto", which
-            # cannot write into pytest's private tmp dirs
-            "user %s" % getpass.getuser(),
+            run_as_me(),
         ]
         if self.users is None:
             lines.append("allow_anonymous true")
