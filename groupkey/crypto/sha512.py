@@ -84,10 +84,10 @@ def _compress(state, data, offset):
     more swap the halves), sigma0 = ROTR1 ^ ROTR8 ^ SHR7, sigma1 = ROTR19 ^ ROTR61 ^ SHR6.
     """
     mask = _MASK
+    ah, al, bh, bl, ch, cl, dh, dl, eh, el, fh, fl, gh, gl, hh, hl = state
     words = struct.unpack_from(">32I", data, offset)
     (w0h, w0l, w1h, w1l, w2h, w2l, w3h, w3l, w4h, w4l, w5h, w5l, w6h, w6l, w7h, w7l, w8h, w8l,
      w9h, w9l, w10h, w10l, w11h, w11l, w12h, w12l, w13h, w13l, w14h, w14l, w15h, w15l) = words
-    ah, al, bh, bl, ch, cl, dh, dl, eh, el, fh, fl, gh, gl, hh, hl = state
     for base in range(0, 160, 16):
         (k0h, k0l, k1h, k1l, k2h, k2l, k3h, k3l, k4h, k4l, k5h, k5l,
          k6h, k6l, k7h, k7l) = _ROUND_CONSTANTS[base:base + 16]
