@@ -44,11 +44,12 @@ bench-instructions: setup
 demo: setup
 	@echo "make demo arrives with the end-to-end issue (#5); run 'make test' meanwhile."
 
-flash:
-	@echo "make flash arrives with the end-to-end issue (#5); see hardware/README.md."
+# Real boards (hardware/README.md). CONFIG=device.json installs a device configuration.
+flash: setup
+	$(PY) hardware/flash.py --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-bench-board:
-	@echo "make bench-board arrives with the end-to-end issue (#5)."
+bench-board: setup
+	$(PY) hardware/bench_board.py --port $(PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build

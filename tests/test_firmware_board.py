@@ -103,3 +103,15 @@ def test_unix_watchdog_resets_when_not_fed(tmp_path, block_ms):
         assert code == -9, device.transcript()
         assert names == ["fed", "watchdog_expired"], device.transcript()
         assert "WATCHDOG" in (tmp_path / "stderr").read_text()
+
+
+def test_flash_copies_every_image_entry_then_resets(tmp_path):
+    from hardware.flash import copy_command
+
+    for name in ("main.py", "durable.mpy", "mqtt", "groupkey"):
+        (tmp_path / name).mkdir() if "." not in name else (tmp_path / name).write_text("")
+    command = copy_command("/dev/ttyUSB0", tmp_path)
+    assert command[:3] == ["mpremote", "connect", "/dev/ttyUSB0"] and command[-1] == "reset"
+    copied = [command[i + 3] for i, word in enumerate(command) if word == "fs"]
+    assert sorted(copied) == sorted(str(tmp_path / name) for name in
+                                    ("main.py", "durable.mpy", "mqtt", "groupkey"))
