@@ -119,3 +119,22 @@ print(json.dumps(out))
         username="dev", password="pw").hex()
     assert got["publish"] == "33090003612f62000a6869"
     assert got["matches"] == [expected for _, _, expected in MATCHES]
+
+
+@pytest.mark.parametrize("topic_filter", ["a/#/b", "a#", "a/b+", "", "+a", "#/a"])
+def test_invalid_filters_are_refused_before_sending(topic_filter):
+    with pytest.raises(ProtocolError):
+        packet.encode_subscribe(1, topic_filter, 1)
+
+
+@pytest.mark.parametrize("topic_filter", ["#", "+", "a/+/b", "a/#", "/", "+/+/#"])
+def test_valid_filters_pass(topic_filter):
+    assert packet.check_filter(topic_filter) == topic_filter
+
+
+@pytest.mark.parametrize("topic", ["", "a/+", "a/#", "#"])
+def test_wildcards_in_topic_names_are_refused(topic):
+    with pytest.raises(ProtocolError):
+        packet.encode_publish(topic, b"x")
+    with pytest.raises(ProtocolError):
+        packet.encode_connect("c", 10, will=(topic, b"x", 0, False))

@@ -19,12 +19,21 @@ import asyncio
 import time
 
 from mqtt import packet
-from mqtt.errors import ConnectRefused, DeliveryTimeout, NotConnected, ProtocolError
+from mqtt.errors import (
+    ConnectRefused,
+    DeliveryTimeout,
+    NotConnected,
+    ProtocolError,
+    SubscribeRefused,
+)
 from mqtt.inbox import Inbox
 
 # CONNACK codes a retry cannot fix (section 3.2.2.3): protocol, identifier, credentials,
 # authorization. Code 3 (server unavailable) is transient.
 PERMANENT_REFUSALS = (1, 2, 4, 5)
+# a connection that lasted this long resets the backoff; one the broker drops at once
+# (e.g. after an invalid packet) keeps backing off
+STABLE_MS = 10000
 
 
 def _no_log(event, detail=None):
@@ -57,6 +66,7 @@ class Client:
                       "received": 0}
         self._subscriptions = {}
         self._acks = {}
+        self._refused = {}
         self._next_id = 0
         self._reader = None
         self._writer = None
@@ -87,8 +97,10 @@ class Client:
             except (OSError, EOFError, ProtocolError, asyncio.TimeoutError) as exc:
                 self.log("mqtt_connect_failed", repr(exc))
             else:
-                delay = self.backoff_min_ms
+                connected_at = time.ticks_ms()
                 await self._serve(session_present)
+                if time.ticks_diff(time.ticks_ms(), connected_at) >= STABLE_MS:
+                    delay = self.backoff_min_ms  # only a connection that lasted resets it
             await self._close()
             if self._stopping:
                 break
@@ -114,7 +126,9 @@ class Client:
 
     async def subscribe(self, topic_filter, qos=1, timeout_ms=10000):
         """Subscribe and remember the filter so it is replayed after a reconnect. While the
-        connection is down the filter is only remembered (subscribed on connect)."""
+        connection is down the filter is only remembered (subscribed on connect). Raises
+        ProtocolError for an invalid filter, SubscribeRefused when the broker answers 0x80."""
+        packet.check_filter(topic_filter)
         self._subscriptions[topic_filter] = qos
         if not self.connected():
             return
@@ -124,6 +138,9 @@ class Client:
             await self._exchange(packet_id, data, timeout_ms, False)
         finally:
             self._acks.pop(packet_id, None)
+        if self._refused.pop(packet_id, False):
+            self._subscriptions.pop(topic_filter, None)
+            raise SubscribeRefused("broker refused subscription to %s" % topic_filter)
 
     async def unsubscribe(self, topic_filter, timeout_ms=10000):
         """Stop receiving ``topic_filter`` (also after later reconnects)."""
@@ -175,6 +192,7 @@ class Client:
             if not session_present:
                 for topic_filter in self._subscriptions:
                     packet_id = self._allocate_id()
+                    self._acks.pop(packet_id)  # nobody waits for this SUBACK
                     await self._send(packet.encode_subscribe(
                         packet_id, topic_filter, self._subscriptions[topic_filter]))
             while True:
@@ -284,8 +302,11 @@ class Client:
                 self.log("mqtt_inbox_drop", self.inbox.dropped)
             return packet_id
         elif kind in (packet.PUBACK, packet.SUBACK, packet.UNSUBACK):
-            event = self._acks.get(packet.parse_packet_id(body))
+            packet_id = packet.parse_packet_id(body)
+            event = self._acks.get(packet_id)
             if event is not None:
+                if kind == packet.SUBACK and body[2:3] == b"\x80":
+                    self._refused[packet_id] = True
                 event.set()
         elif kind != packet.PINGRESP:
             raise ProtocolError("unexpected packet type 0x%02x" % first)

@@ -5,6 +5,7 @@ MQTTError
   ConnectRefused    CONNACK carried a non-zero return code (``code`` attribute, section 3.2.2.3)
   NotConnected      a QoS 0 publish or a subscribe while the connection is down
   DeliveryTimeout   a QoS 1 publish was not acknowledged within its deadline
+  SubscribeRefused  SUBACK returned 0x80 (failure) for the filter
 """
 
 
@@ -30,3 +31,7 @@ class NotConnected(MQTTError):
 
 class DeliveryTimeout(MQTTError):
     """A QoS 1 message was not acknowledged in time (it may still arrive as a duplicate)."""
+
+
+class SubscribeRefused(MQTTError):
+    """The broker refused a subscription (SUBACK return code 0x80)."""

@@ -73,6 +73,7 @@ def encode_connect(client_id, keepalive, *, clean_session=True, will=None, usern
         will_topic, will_payload, will_qos, will_retain = will
         if will_qos not in (0, 1):
             raise ProtocolError("will qos must be 0 or 1")
+        check_topic(will_topic)
         flags |= 0x04 | (will_qos << 3) | (0x20 if will_retain else 0)
         payload += encode_string(will_topic) + encode_string(will_payload)
     if username is not None:
@@ -85,10 +86,34 @@ def encode_connect(client_id, keepalive, *, clean_session=True, will=None, usern
     return _packet(CONNECT, header + payload)
 
 
+def check_filter(topic_filter):
+    """Raise ProtocolError unless ``topic_filter`` is a valid filter (section 4.7.1): "#"
+    only as the whole last level, "+" only as a whole level. A broker disconnects a client
+    that sends an invalid one."""
+    levels = topic_filter.split("/")
+    if not topic_filter:
+        raise ProtocolError("empty topic filter")
+    for index in range(len(levels)):
+        level = levels[index]
+        if ("#" in level and (level != "#" or index != len(levels) - 1)) or (
+                "+" in level and level != "+"):
+            raise ProtocolError("invalid topic filter %r" % topic_filter)
+    return topic_filter
+
+
+def check_topic(topic):
+    """Raise ProtocolError unless ``topic`` is a valid topic name: non-empty, no wildcards
+    (section 4.7.1)."""
+    if not topic or "+" in topic or "#" in topic:
+        raise ProtocolError("invalid topic name %r" % topic)
+    return topic
+
+
 def encode_publish(topic, payload, qos=0, retain=False, *, packet_id=0, dup=False):
     """PUBLISH (section 3.3): topic, packet id when qos > 0, then the raw payload."""
     if qos not in (0, 1):
         raise ProtocolError("publish qos must be 0 or 1")
+    check_topic(topic)
     if isinstance(payload, str):
         payload = payload.encode()
     first = PUBLISH | (qos << 1) | (1 if retain else 0) | (DUP_FLAG if dup else 0)
@@ -114,12 +139,14 @@ def encode_subscribe(packet_id, topic_filter, qos):
     """SUBSCRIBE with one topic filter (section 3.8)."""
     if qos not in (0, 1):
         raise ProtocolError("subscribe qos must be 0 or 1")
+    check_filter(topic_filter)
     body = packet_id.to_bytes(2, "big") + encode_string(topic_filter) + bytes((qos,))
     return _packet(SUBSCRIBE, body)
 
 
 def encode_unsubscribe(packet_id, topic_filter):
     """UNSUBSCRIBE with one topic filter (section 3.10)."""
+    check_filter(topic_filter)
     return _packet(UNSUBSCRIBE, packet_id.to_bytes(2, "big") + encode_string(topic_filter))
 
 
