@@ -151,7 +151,26 @@ async def inbox_drop():
     await task
 
 
+async def wire():
+    """Driven by tests/test_mqtt_wire.py, where pytest is the broker and checks packets."""
+    client = make_client(keepalive=1)
+    task = await start(client)
+    await client.subscribe("t/in", qos=1)
+    emit("subscribed")
+    await client.publish("t/r", b"data", qos=1)
+    emit("delivered")
+    while True:
+        topic, payload = await client.inbox.get()
+        emit("received", topic=topic, payload=payload.decode())
+        if payload == b"bye":
+            break
+    emit("stats", **client.stats)
+    await client.disconnect()
+    await task
+
+
 SCENARIOS = {
+    "wire": wire,
     "pubsub": pubsub,
     "will": wait_for_kill,
     "reconnect": reconnect,
