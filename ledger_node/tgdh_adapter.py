@@ -1,69 +1,64 @@
-"""The one seam between the ledger and the TGDH public-tree validator (groupkey.tgdh).
+"""The one seam between the ledger and the TGDH public-state validator (groupkey.tgdh).
 
-The ledger keeps each group's PUBLIC tree and checks that a transition implies exactly the
-declared membership change and the declared new tree hash. Two functions, nothing else in
-ledger_node knows how the public tree looks:
+The ledger keeps each group's PUBLIC state (groupkey.tgdh.state.PublicGroupState: epoch,
+epoch hash, public tree) and checks that a transition implies exactly what the entry declares:
 
-    initial_public_state(public_tree_bytes) -> PublicView
-    apply_public_transition(view, transition) -> PublicView  (raises TransitionRejected)
+    initial_public_state(group_id, public_state_bytes) -> PublicView
+        genesis: the encoded epoch-0 PublicGroupState of this group
+    apply_public_transition(view, transition, epoch) -> PublicView
+        PublicGroupState.apply(transition.tgdh) (sponsor rule, sponsor signatures, blinded
+        key paths, epoch chain, tree hash), then: the TGDH epoch equals the ledger epoch, the
+        new tree hash equals the declared one, and the member set changed by exactly the
+        declared joined/removed keys.
 
-TODO(issue 3): groupkey.tgdh has not landed yet. Until it does, the public tree is a
-placeholder (u8 count | 32-byte member keys), membership changes are taken from the entry's
-joined/removed lists, and the declared new tree hash is NOT checked against the TGDH bytes.
-tests/test_ledger_validation.py::test_tree_hash_checked_by_tgdh is xfail(strict=True) until
-this adapter calls the real validator.
+Both raise TransitionRejected with the TGDH error's name and message; ``view`` is never
+changed (PublicGroupState.apply returns a new state).
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from groupkey.ledger.encoding import Reader
-from groupkey.ledger.errors import DecodeError
-
-TGDH_WIRED = False
+from groupkey.tgdh.errors import TGDHError
+from groupkey.tgdh.state import PublicGroupState
 
 
 class TransitionRejected(Exception):
-    """The TGDH transition does not have the public-tree consequence the entry declares."""
+    """The TGDH data is invalid or does not have the consequence the entry declares."""
 
 
 class PublicView:
-    """What the ledger needs from a group's public tree: members and tree hash."""
+    """What the ledger keeps per group: the TGDH public state, its members and tree hash."""
 
-    def __init__(self, members: list[bytes], tree_hash: bytes, tree: object = None):
-        self.members = list(members)
-        self.tree_hash = tree_hash
-        self.tree = tree
-
-
-def placeholder_tree(members: list[bytes]) -> bytes:
-    """Placeholder public tree encoding used until groupkey.tgdh lands."""
-    return bytes((len(members),)) + b"".join(members)
+    def __init__(self, state: PublicGroupState):
+        self.state = state
+        self.members: list[bytes] = state.members()
+        self.tree_hash: bytes = state.tree_hash()
 
 
-def placeholder_tree_hash(members: list[bytes]) -> bytes:
-    """Placeholder tree hash over the sorted members (stands in for the TGDH tree hash)."""
-    return hashlib.sha256(b"placeholder-tree" + b"".join(sorted(members))).digest()
-
-
-def initial_public_state(public_tree: bytes) -> PublicView:
-    """Decode a genesis public tree; raises TransitionRejected if malformed."""
+def initial_public_state(group_id: bytes, public_state: bytes) -> PublicView:
+    """Decode a genesis public state; it must be epoch 0 of ``group_id``."""
     try:
-        reader = Reader(public_tree)
-        members = reader.keys()
-        reader.finish()
-    except DecodeError as exc:
-        raise TransitionRejected("genesis public tree: %s" % exc) from None
-    if not members or len(set(members)) != len(members):
-        raise TransitionRejected("genesis public tree needs distinct members")
-    return PublicView(members, placeholder_tree_hash(members))
+        state = PublicGroupState.decode(public_state)
+    except TGDHError as exc:
+        raise TransitionRejected("genesis public state: %s: %s" % (type(exc).__name__,
+                                                                    exc)) from None
+    if state.group_id != group_id or state.epoch != 0:
+        raise TransitionRejected("genesis public state is not epoch 0 of this group")
+    return PublicView(state)
 
 
-def apply_public_transition(view: PublicView, transition) -> PublicView:
-    """Stage the transition on the public tree; return the new view (``view`` untouched)."""
-    members = [key for key in view.members if key not in transition.removed]
-    members.extend(transition.joined)
-    # TODO(issue 3): replace with groupkey.tgdh's PublicGroupState.apply(transition.tgdh) and
-    # compare its members and tree hash with the declared ones.
-    return PublicView(members, transition.new_tree_hash)
+def apply_public_transition(view: PublicView, transition, epoch: int) -> PublicView:
+    """Validate ``transition.tgdh`` on the public state; return the new view."""
+    try:
+        state = view.state.apply(transition.tgdh)
+    except TGDHError as exc:
+        raise TransitionRejected("%s: %s" % (type(exc).__name__, exc)) from None
+    if state.epoch != epoch:
+        raise TransitionRejected("TGDH epoch %d is not the ledger epoch %d" % (state.epoch,
+                                                                                epoch))
+    new_view = PublicView(state)
+    if new_view.tree_hash != transition.new_tree_hash:
+        raise TransitionRejected("declared tree hash differs from the TGDH tree hash")
+    expected = (set(view.members) - set(transition.removed)) | set(transition.joined)
+    if set(new_view.members) != expected or not set(transition.removed) <= set(view.members):
+        raise TransitionRejected("membership change differs from the declared joins/leaves")
+    return new_view

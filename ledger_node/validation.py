@@ -184,7 +184,7 @@ def _genesis(state: LedgerState, entry, body) -> Change:
     if entry.signer not in body.admins:
         raise Invalid("genesis: must be signed by an admin")
     try:
-        view = tgdh_adapter.initial_public_state(body.public_tree)
+        view = tgdh_adapter.initial_public_state(entry.log_id, body.public_tree)
     except tgdh_adapter.TransitionRejected as exc:
         raise Invalid(str(exc)) from None
     for member in view.members:
@@ -225,7 +225,7 @@ def _transition(state: LedgerState, entry, body) -> Change:
         if genesis.policy == entries.POLICY_INVITATION and key not in invited:
             raise Invalid("transition: joining key has no admin invitation")
     try:
-        view = tgdh_adapter.apply_public_transition(group.public_view, body)
+        view = tgdh_adapter.apply_public_transition(group.public_view, body, entry.sequence)
     except tgdh_adapter.TransitionRejected as exc:
         raise Invalid("transition: %s" % exc) from None
     updated = GroupState(group.group_id, genesis, entry.sequence, view,

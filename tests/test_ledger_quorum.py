@@ -5,7 +5,6 @@ cosigning after consistency proofs, reads, and malformed requests answered 4xx (
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -15,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupkey import did as dids
-from groupkey.crypto import ed25519
 from groupkey.ledger import entry as entries
-from groupkey.ledger import events, receipt
+from groupkey.ledger import receipt
 from groupkey.ledger.errors import InsufficientReceipts
-from ledger_node import tgdh_adapter
+from groupkey.tgdh.simulation import DeterministicRandom
 from ledger_node.cluster import start_cluster, stop_cluster
+from ledger_node.fixtures import GroupDriver
 
 
 def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
@@ -51,33 +50,39 @@ def bundle_of(results: list[dict]) -> list:
             if result.get("receipt")]
 
 
+def _driver(node_keys: list[bytes]) -> tuple[GroupDriver, list[bytes], list[bytes]]:
+    """A deterministic group: the same seed gives byte-identical entries."""
+    driver = GroupDriver(b"quorum group", DeterministicRandom(b"quorum"), node_keys, 2)
+    setup = [driver.inception(driver.founder)]
+    devices = []
+    for _ in range(3):
+        key, raw = driver.new_identity()
+        devices.append(key)
+        setup.append(raw)
+    setup.append(driver.genesis(allowed=devices))
+    return driver, devices, setup
+
+
 def test_quorum_conflict_and_one_node_down(cluster):
     node_keys = [node.node_key for node in cluster]
-    seeds = [os.urandom(32) for _ in range(5)]
-    keys = [ed25519.public_key(seed) for seed in seeds]
-    for seed in seeds:
-        raw = events.inception(seed, ed25519.public_key(os.urandom(32)))
+    driver, keys, setup = _driver(node_keys)
+    rival, _, _ = _driver(node_keys)
+    group_id = driver.group_id
+    for raw in setup:
         assert [submit(node, raw)["outcome"] for node in cluster] == ["accepted"] * 3
-    group_id = os.urandom(16)
-    genesis = events.genesis(group_id, seeds[0], [keys[0]], node_keys, 2,
-                             tgdh_adapter.placeholder_tree(keys[:2]), allowed=keys)
-    assert all(submit(node, genesis)["status"] == 201 for node in cluster)
-    head = entries.decode(genesis).entry_hash()
 
     # Epoch 1 on all three nodes: final with any two receipts.
-    join = events.transition(group_id, 1, head, seeds[1], 1,
-                             tgdh_adapter.placeholder_tree_hash(keys[:3]), joined=[keys[2]])
+    join = driver.transition(joined=[keys[0]])
+    assert rival.transition(joined=[keys[0]]) == join  # same history so far
     results = [submit(node, join) for node in cluster]
     join_hash = entries.decode(join).entry_hash()
     assert receipt.verify_bundle(join_hash, bundle_of(results), node_keys, 2) == node_keys[:2]
     assert submit(cluster[0], join)["status"] == 200  # duplicate: same receipt again
     assert submit(cluster[0], join)["receipt"] == results[0]["receipt"]
 
-    # Epoch 2: A reaches nodes 0 and 1, the conflicting B reaches node 2 first.
-    entry_a = events.transition(group_id, 2, join_hash, seeds[1], 1,
-                                tgdh_adapter.placeholder_tree_hash(keys[:4]),
-                                joined=[keys[3]])
-    entry_b = events.transition(group_id, 2, join_hash, seeds[2], 3, os.urandom(32))
+    # Epoch 2: A reaches nodes 0 and 1, the conflicting (valid) B reaches node 2 first.
+    entry_a = driver.transition(joined=[keys[1]])
+    entry_b = rival.transition(refresh=keys[0])
     hash_a, hash_b = entries.decode(entry_a).entry_hash(), entries.decode(entry_b).entry_hash()
     results_a = [submit(cluster[0], entry_a), submit(cluster[1], entry_a)]
     result_b = submit(cluster[2], entry_b)
@@ -96,16 +101,17 @@ def test_quorum_conflict_and_one_node_down(cluster):
 
     # Node 2 crashes; epoch 3 is still final with nodes 0 and 1.
     cluster[2].kill()
-    refresh = events.transition(group_id, 3, hash_a, seeds[3], 3, os.urandom(32))
+    refresh = driver.transition(refresh=keys[1])
     results = [submit(cluster[0], refresh), submit(cluster[1], refresh)]
     assert receipt.verify_bundle(entries.decode(refresh).entry_hash(), bundle_of(results),
                                  node_keys, 2) == node_keys[:2]
 
     status, group = http("GET", cluster[1].url + "/v1/groups/" + group_id.hex())
     assert status == 200 and group["epoch"] == 3
-    assert group["members"] == [key.hex() for key in keys[:4]]
+    assert group["members"] == [key.hex() for key in driver.members()]
+    assert group["tree_hash"] == driver.simulation.state.tree_hash().hex()
     status, resolved = http("GET", cluster[0].url + "/v1/dids/" +
-                            dids.did_from_public_key(keys[2]))
+                            dids.did_from_public_key(keys[1]))
     assert status == 200 and resolved["status"] == "active"
     assert resolved["groups"] == [group_id.hex()]
 

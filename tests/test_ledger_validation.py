@@ -1,14 +1,12 @@
-"""Pure validation (ledger_node.validation): random valid histories are accepted, every single
-mutation of a valid entry is rejected with the right outcome, authorization rules, and the
-decoders give one clean error on malformed input."""
+"""Pure validation (ledger_node.validation) on real TGDH groups: random valid histories are
+accepted, every single mutation of a valid entry is rejected with the right outcome,
+authorization rules, and the decoders give one clean error on malformed input."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,139 +14,43 @@ from groupkey.crypto import ed25519
 from groupkey.ledger import bodies, events, receipt
 from groupkey.ledger import entry as entries
 from groupkey.ledger.errors import DecodeError
-from ledger_node import tgdh_adapter, validation
-from ledger_node.state import LedgerState
+from groupkey.tgdh.simulation import DeterministicRandom
+from ledger_node import validation
+from ledger_node.fixtures import GroupDriver
+from ledger_node.state import GROUP, IDENTITY, LedgerState
 
-_PUBLIC: dict[bytes, bytes] = {}
-
-
-def public(seed: bytes) -> bytes:
-    if seed not in _PUBLIC:
-        _PUBLIC[seed] = ed25519.public_key(seed)
-    return _PUBLIC[seed]
+NODE_KEYS = [hashlib.sha256(b"node %d" % index).digest() for index in range(3)]
 
 
 class World:
-    """A ledger state plus the secrets of every device, to build valid next entries."""
+    """A ledger state and a TGDH group driver that builds valid next entries for it."""
 
-    def __init__(self, seed: int, policy: int = entries.POLICY_ALLOW_LIST):
-        self.random = random.Random(seed)
+    def __init__(self, seed: int, policy: int = entries.POLICY_ALLOW_LIST, devices: int = 4):
+        self.driver = GroupDriver(b"group %d" % seed, DeterministicRandom(b"%d" % seed),
+                                  NODE_KEYS, 2, policy)
         self.state = LedgerState()
-        self.devices: dict[bytes, list[bytes]] = {}  # log id -> [current seed, next seed]
-        self.node_keys = [self.bytes(32) for _ in range(3)]
-        self.group_id = self.bytes(16)
-        self.policy = policy
-        self.admin = None
-
-    def bytes(self, count: int) -> bytes:
-        return bytes(self.random.getrandbits(8) for _ in range(count))
+        self.history: list[bytes] = []
+        self.accept(self.driver.inception(self.driver.founder))
+        self.devices = []
+        for _ in range(devices):
+            key, raw = self.driver.new_identity()
+            self.accept(raw)
+            self.devices.append(key)
+        self.accept(self.driver.genesis(allowed=self.devices))
+        self.joined: set[bytes] = set()
 
     def accept(self, raw: bytes) -> None:
         decision = validation.validate(self.state, raw)
         assert decision.outcome == validation.ACCEPTED, decision.reason
         self.state.apply(decision.change)
-
-    def head(self, log_id: bytes, family: bytes) -> tuple[int, bytes]:
-        sequence, head = self.state.head((family, log_id))
-        return sequence, head
-
-    def new_device(self) -> bytes:
-        seed, following = self.bytes(32), self.bytes(32)
-        raw = events.inception(seed, ed25519.public_key(following))
-        log_id = public(seed)
-        self.devices[log_id] = [seed, following]
-        return raw
-
-    def current(self, log_id: bytes) -> bytes:
-        return self.devices[log_id][0]
-
-    def key_of(self, log_id: bytes) -> bytes:
-        return public(self.devices[log_id][0])
-
-    def rotation(self, log_id: bytes) -> bytes:
-        _, following = self.devices[log_id]
-        after = self.bytes(32)
-        sequence, head = self.head(log_id, b"I")
-        raw = events.rotation(log_id, sequence, head, following, ed25519.public_key(after))
-        self.devices[log_id] = [following, after]
-        return raw
-
-    def genesis(self, founders: list[bytes]) -> bytes:
-        self.admin = self.current(founders[0])
-        keys = [self.key_of(log_id) for log_id in founders]
-        allowed = [self.key_of(log_id) for log_id in self.devices]
-        return events.genesis(self.group_id, self.admin, [keys[0]], self.node_keys, 2,
-                              tgdh_adapter.placeholder_tree(keys), allowed=allowed,
-                              policy=self.policy)
+        self.history.append(raw)
 
     def members(self) -> list[bytes]:
-        return self.state.groups[self.group_id].members
+        return self.state.groups[self.driver.group_id].members
 
-    def seed_of_key(self, key: bytes) -> bytes:
-        for seeds in self.devices.values():
-            if public(seeds[0]) == key:
-                return seeds[0]
-        raise KeyError(key)
-
-    def transition(self, event: int, joined=(), removed=(), sponsor: bytes | None = None,
-                   invitations=()) -> bytes:
-        members = self.members()
-        if sponsor is None:
-            sponsor = next(key for key in reversed(members) if key not in removed)
-        epoch, head = self.head(self.group_id, b"G")
-        after = [key for key in members if key not in removed] + list(joined)
-        return events.transition(self.group_id, epoch, head, self.seed_of_key(sponsor), event,
-                                 tgdh_adapter.placeholder_tree_hash(after), joined=joined,
-                                 removed=removed, invitations=invitations)
-
-
-def build_history(seed: int, steps: int) -> tuple[World, list[bytes]]:
-    world = World(seed)
-    history = []
-    for _ in range(4):
-        raw = world.new_device()
-        world.accept(raw)
-        history.append(raw)
-    raw = world.genesis(list(world.devices)[:2])
-    world.accept(raw)
-    history.append(raw)
-    for _ in range(steps):
-        members = world.members()
-        outsiders = [world.key_of(log_id) for log_id in world.devices
-                     if world.key_of(log_id) not in members
-                     and world.key_of(log_id) in world.state.groups[
-                         world.group_id].genesis.allowed]
-        choice = world.random.choice(["join", "leave", "refresh", "device", "rotate"])
-        if choice == "join" and outsiders:
-            raw = world.transition(1, joined=[world.random.choice(outsiders)])
-        elif choice == "leave" and len(members) > 2:
-            raw = world.transition(2, removed=[world.random.choice(members[:-1])])
-        elif choice == "device":
-            raw = world.new_device()
-        elif choice == "rotate":
-            candidates = [log_id for log_id in world.devices
-                          if world.key_of(log_id) not in members]
-            if not candidates:
-                continue
-            raw = world.rotation(world.random.choice(candidates))
-        else:
-            raw = world.transition(3)
-        world.accept(raw)
-        history.append(raw)
-    return world, history
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**32), st.integers(1, 12))
-def test_random_valid_histories_are_accepted_and_replay(seed, steps):
-    world, history = build_history(seed, steps)
-    replay = LedgerState()
-    for raw in history:
-        decision = validation.validate(replay, raw)
-        assert decision.outcome == validation.ACCEPTED, decision.reason
-        replay.apply(decision.change)
-        assert validation.validate(replay, raw).outcome == validation.DUPLICATE
-    assert replay.groups[world.group_id].members == world.members()
+    def join(self, key: bytes) -> bytes:
+        self.joined.add(key)
+        return self.driver.transition(joined=[key])
 
 
 def expect(state: LedgerState, raw: bytes, outcome: str) -> validation.Decision:
@@ -157,116 +59,165 @@ def expect(state: LedgerState, raw: bytes, outcome: str) -> validation.Decision:
     return decision
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32), st.data())
-def test_every_bit_flip_of_the_next_entry_is_rejected(seed, data):
-    world, _ = build_history(seed, 3)
-    raw = world.transition(3)
+def build_history(seed: int, steps: list[int]) -> World:
+    world = World(seed)
+    for step in steps:
+        members = world.members()
+        outsiders = [key for key in world.devices if key not in world.joined]
+        if step == 0 and outsiders:
+            world.accept(world.join(outsiders[0]))
+        elif step == 1 and len(members) > 2:
+            world.accept(world.driver.transition(removed=[members[len(members) // 2]]))
+        elif step == 2:
+            key, raw = world.driver.new_identity()
+            world.accept(raw)
+        else:
+            world.accept(world.driver.transition(refresh=members[-1]))
+    return world
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 2**32), st.lists(st.integers(0, 3), min_size=1, max_size=8))
+def test_random_valid_histories_are_accepted_and_replay(seed, steps):
+    world = build_history(seed, steps)
+    replay = LedgerState()
+    for raw in world.history:
+        decision = validation.validate(replay, raw)
+        assert decision.outcome == validation.ACCEPTED, decision.reason
+        replay.apply(decision.change)
+        assert validation.validate(replay, raw).outcome == validation.DUPLICATE
+    group = replay.groups[world.driver.group_id]
+    assert group.members == world.driver.members()
+    assert group.public_view.tree_hash == world.driver.simulation.state.tree_hash()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_every_bit_flip_of_the_next_entry_is_rejected(data):
+    world = build_history(1, [0, 0])
+    raw = world.driver.transition(refresh=world.members()[0])
     expect(world.state, raw, validation.ACCEPTED)
     position = data.draw(st.integers(0, len(raw) * 8 - 1))
     flipped = bytearray(raw)
     flipped[position // 8] ^= 1 << (position % 8)
-    decision = validation.validate(world.state, bytes(flipped))
-    assert decision.outcome == validation.INVALID, decision
+    expect(world.state, bytes(flipped), validation.INVALID)
+
+
+def _resign(raw: bytes, seed: bytes, **changes) -> bytes:
+    item = entries.decode(raw)
+    fields = dict(kind=item.kind, log_id=item.log_id, sequence=item.sequence,
+                  previous_hash=item.previous_hash, body=item.body,
+                  signer=ed25519.public_key(seed))
+    fields.update(changes)
+    return entries.sign(entries.Entry(**fields), seed)
+
+
+def _with_body(raw: bytes, seed: bytes, **changes) -> bytes:
+    body = bodies.Transition.decode(entries.decode(raw).body)
+    for name, value in changes.items():
+        setattr(body, name, value)
+    return _resign(raw, seed, body=body.encode())
 
 
 def test_named_mutations_get_the_right_outcome():
-    world, _ = build_history(7, 4)
-    good = world.transition(3)
+    world = build_history(7, [0, 0, 3])
+    good = world.driver.transition(refresh=world.members()[-1])
     item = entries.decode(good)
-    sponsor = world.seed_of_key(item.signer)
-
-    def resign(**changes) -> bytes:
-        fields = dict(kind=item.kind, log_id=item.log_id, sequence=item.sequence,
-                      previous_hash=item.previous_hash, body=item.body, signer=item.signer)
-        fields.update(changes)
-        return entries.sign(entries.Entry(**fields), sponsor)
-
-    expect(world.state, good[:-64], validation.INVALID)  # dropped signature
-    expect(world.state, good[:-64] + bytes(64), validation.INVALID)  # zeroed signature
-    expect(world.state, resign(sequence=item.sequence + 1), validation.OUT_OF_ORDER)
-    expect(world.state, resign(previous_hash=bytes(32)), validation.INVALID)
-    expect(world.state, resign(sequence=item.sequence - 1), validation.CONFLICT)
-    expect(world.state, good + b"\x00", validation.INVALID)  # trailing byte
+    seed = world.driver.seeds[item.signer]
+    state = world.state
+    expect(state, good[:-64], validation.INVALID)  # dropped signature
+    expect(state, good[:-64] + bytes(64), validation.INVALID)  # zeroed signature
+    expect(state, good + b"\x00", validation.INVALID)  # trailing byte
+    expect(state, _resign(good, seed, sequence=item.sequence + 1), validation.OUT_OF_ORDER)
+    expect(state, _resign(good, seed, previous_hash=bytes(32)), validation.INVALID)
+    expect(state, _resign(good, seed, sequence=item.sequence - 1), validation.CONFLICT)
+    wrong_hash = _with_body(good, seed, new_tree_hash=hashlib.sha256(b"x").digest())
+    assert "tree hash" in expect(state, wrong_hash, validation.INVALID).reason
+    undeclared = _with_body(good, seed, joined=[world.devices[-1]])
+    expect(state, undeclared, validation.INVALID)
+    tampered = _with_body(good, seed, tgdh=bodies.Transition.decode(item.body).tgdh[:-1])
+    assert "DecodeError" in expect(state, tampered, validation.INVALID).reason
+    outsider = os.urandom(32)
+    expect(state, _resign(good, outsider), validation.INVALID)  # not a member
     # Reordering: the entry after `good` is out of order until `good` is in.
     world.accept(good)
-    following = world.transition(3)
-    expect(state_without(good), following, validation.OUT_OF_ORDER)
+    following = world.driver.transition(refresh=world.members()[0])
+    expect(build_history(7, [0, 0, 3]).state, following, validation.OUT_OF_ORDER)
+    world.accept(following)
 
 
-def state_without(good: bytes) -> LedgerState:
-    """The state of build_history(7, 4) again: deterministic, so it lacks `good`."""
-    fresh, _ = build_history(7, 4)
-    assert validation.validate(fresh.state, good).outcome == validation.ACCEPTED
-    return fresh.state
-
-
-def test_authorization_rules():
-    world = World(11)
-    logs = []
-    for _ in range(4):
-        raw = world.new_device()
-        world.accept(raw)
-        logs.append(entries.decode(raw).log_id)
-    outsider_seed = os.urandom(32)  # never incepted
-    world.accept(world.genesis(logs[:2]))
-    keys = [world.key_of(log_id) for log_id in logs]
-    # An unknown key cannot join, a non-member cannot sponsor.
-    expect(world.state, world.transition(1, joined=[ed25519.public_key(outsider_seed)]),
-           validation.INVALID)
-    epoch, head = world.head(world.group_id, b"G")
-    stranger = events.transition(world.group_id, epoch, head, world.current(logs[3]), 3,
-                                 os.urandom(32))
-    assert "not a member" in expect(world.state, stranger, validation.INVALID).reason
-    # Admin revokes member 1: it is marked for removal and can no longer sponsor.
-    sequence, identity_head = world.head(logs[1], b"I")
-    revoke = events.revocation(logs[1], sequence, identity_head, world.admin, world.group_id)
-    world.accept(revoke)
-    assert world.state.groups[world.group_id].pending_removals == {keys[1]}
-    decision = validation.validate(world.state, world.transition(3, sponsor=keys[1]))
-    assert decision.outcome == validation.INVALID and "revoked" in decision.reason
-    # A revoked key cannot join anywhere; the leave transition clears the mark.
-    world.accept(world.transition(2, removed=[keys[1]], sponsor=keys[0]))
-    assert world.state.groups[world.group_id].pending_removals == set()
-    expect(world.state, world.transition(1, joined=[keys[1]]), validation.INVALID)
-    # A device's self-revocation must be signed by its current key.
-    sequence, identity_head = world.head(logs[2], b"I")
-    forged = events.revocation(logs[2], sequence, identity_head, world.current(logs[3]))
-    expect(world.state, forged, validation.INVALID)
-    # Rotation must reveal exactly the committed key.
-    sequence, identity_head = world.head(logs[3], b"I")
-    wrong = events.rotation(logs[3], sequence, identity_head, os.urandom(32), os.urandom(32))
+def test_revocation_identity_rules_and_pending_removal():
+    world = build_history(11, [0, 0, 0])
+    driver = world.driver
+    members = world.members()
+    victim = members[1]
+    admin_seed = driver.seeds[driver.founder]
+    sequence, head = world.state.head((IDENTITY, victim))
+    # Only the device itself or an admin of one of its groups may revoke it.
+    stranger = events.revocation(victim, sequence, head, driver.seeds[members[2]])
+    expect(world.state, stranger, validation.INVALID)
+    world.accept(events.revocation(victim, sequence, head, admin_seed, driver.group_id))
+    group = world.state.groups[driver.group_id]
+    assert group.pending_removals == {victim}
+    assert world.state.identities[victim].revoked
+    # A revoked key can no longer sponsor: re-sign a valid transition with its key.
+    good = driver.transition(removed=[victim])
+    expect(world.state, _resign(good, driver.seeds[victim]), validation.INVALID)
+    world.accept(good)
+    assert world.state.groups[driver.group_id].pending_removals == set()
+    # Rotation must reveal exactly the committed key and be signed by it.
+    rotating_seed, next_seed = os.urandom(32), os.urandom(32)
+    world.accept(events.inception(rotating_seed, ed25519.public_key(next_seed)))
+    identity = ed25519.public_key(rotating_seed)
+    sequence, head = world.state.head((IDENTITY, identity))
+    wrong = events.rotation(identity, sequence, head, os.urandom(32), os.urandom(32))
     assert "pre-rotation" in expect(world.state, wrong, validation.INVALID).reason
-    world.accept(world.rotation(logs[3]))
+    world.accept(events.rotation(identity, sequence, head, next_seed, os.urandom(32)))
+    assert world.state.identities[identity].current_key == ed25519.public_key(next_seed)
 
 
-def test_invitation_policy():
-    world = World(5, policy=entries.POLICY_INVITATION)
-    logs = []
-    for _ in range(3):
-        raw = world.new_device()
-        world.accept(raw)
-        logs.append(entries.decode(raw).log_id)
-    world.accept(world.genesis(logs[:2]))
-    newcomer = world.key_of(logs[2])
-    expect(world.state, world.transition(1, joined=[newcomer]), validation.INVALID)
-    forged = events.invitation(world.group_id, world.current(logs[1]), newcomer)
-    expect(world.state, world.transition(1, joined=[newcomer], invitations=[forged]),
-           validation.INVALID)
-    invite = events.invitation(world.group_id, world.admin, newcomer)
-    world.accept(world.transition(1, joined=[newcomer], invitations=[invite]))
-    assert newcomer in world.members()
+def test_unknown_or_revoked_keys_cannot_join():
+    world = World(12)
+    never_incepted = world.driver.simulation.new_identity()
+    world.driver.identities[never_incepted.public] = never_incepted
+    world.driver.seeds[never_incepted.public] = never_incepted.seed
+    decision = expect(world.state, world.driver.transition(joined=[never_incepted.public]),
+                      validation.INVALID)
+    assert "unknown or revoked" in decision.reason
 
 
-@pytest.mark.xfail(strict=True, reason="TGDH public validator (issue 3) not wired into "
-                   "ledger_node.tgdh_adapter yet: the declared tree hash is not checked")
-def test_tree_hash_checked_by_tgdh():
-    world, _ = build_history(3, 2)
-    epoch, head = world.head(world.group_id, b"G")
-    sponsor = world.seed_of_key(world.members()[-1])
-    wrong = events.transition(world.group_id, epoch, head, sponsor, 3,
-                              hashlib.sha256(b"not the tree").digest())
-    expect(world.state, wrong, validation.INVALID)
+def test_allow_list_and_invitation_policies():
+    world = World(13, devices=2)
+    key, raw = world.driver.new_identity()  # incepted but not on the allow-list
+    world.accept(raw)
+    expect(world.state, world.join(key), validation.INVALID)
+
+    invited = World(14, policy=entries.POLICY_INVITATION, devices=2)
+    driver = invited.driver
+    admin_seed = driver.seeds[driver.founder]
+    newcomer = invited.devices[0]
+    invitation = events.invitation(driver.group_id, admin_seed, newcomer)
+    forged = events.invitation(driver.group_id, driver.seeds[invited.devices[1]], newcomer)
+    good = driver.transition(joined=[newcomer], invitations=[invitation])
+    seed = driver.seeds[entries.decode(good).signer]
+    expect(invited.state, _with_body(good, seed, invitations=[]), validation.INVALID)
+    expect(invited.state, _with_body(good, seed, invitations=[forged]), validation.INVALID)
+    invited.accept(good)
+    assert newcomer in invited.members()
+
+
+def test_genesis_must_be_valid_tgdh_epoch_zero():
+    world = World(15, devices=1)
+    driver = world.driver
+    admin = driver.seeds[driver.founder]
+    other = GroupDriver(b"other group", DeterministicRandom(b"o"), NODE_KEYS, 2)
+    bad = events.genesis(b"fresh group", admin, [driver.founder], NODE_KEYS, 2,
+                         other.simulation.state.encode())
+    expect(world.state, bad, validation.INVALID)
+    too_high = events.genesis(b"fresh group", admin, [driver.founder], NODE_KEYS, 4,
+                              driver.simulation.state.encode())
+    expect(world.state, too_high, validation.INVALID)
+    assert world.state.head((GROUP, b"fresh group")) == (0, None)
 
 
 @given(st.binary(max_size=300))
