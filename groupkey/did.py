@@ -4,7 +4,7 @@
 
 0xed 0x01 is the unsigned-varint multicodec code of ``ed25519-pub`` (0xed); ``z`` is the
 multibase prefix of base58btc (Bitcoin alphabet). Base58 is written here by hand: it is a few
-lines, and MicroPython has no library for it (docs/decisions.md, D-ledger-3).
+lines, and MicroPython has no library for it (docs/decisions.md, D-L3).
 """
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
