@@ -5,6 +5,7 @@ cosigning after consistency proofs, reads, and malformed requests answered 4xx (
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -14,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupkey import did as dids
+from groupkey.crypto import ed25519
 from groupkey.ledger import entry as entries
-from groupkey.ledger import receipt
+from groupkey.ledger import events, receipt
 from groupkey.ledger.errors import InsufficientReceipts
 from groupkey.tgdh.simulation import DeterministicRandom
-from ledger_node.cluster import start_cluster, stop_cluster
+from ledger_node.cluster import free_port, start_cluster, stop_cluster
 from ledger_node.fixtures import GroupDriver
 
 
@@ -148,3 +150,30 @@ def test_malformed_entries_get_a_clean_4xx(cluster, data):
 def test_malformed_reads_get_a_clean_4xx(cluster, path):
     status, _ = http("GET", cluster[0].url + path)
     assert 400 <= status < 500
+
+
+def test_async_client_collects_a_bundle_and_survives_a_dead_node(cluster):
+    import asyncio
+
+    from ledger_node.client import LedgerClient
+
+    seed = os.urandom(32)
+    raw = events.inception(seed, ed25519.public_key(os.urandom(32)))
+    dead = "http://127.0.0.1:%d" % free_port()
+
+    async def scenario():
+        async with LedgerClient([node.url for node in cluster] + [dead], timeout=3) as ledger:
+            outcome = await ledger.submit_everywhere(raw)
+            again = await ledger.receipts(entries.decode(raw).entry_hash())
+            stored = await ledger.entry_at("identity", ed25519.public_key(seed), 0)
+            return outcome, again, stored
+
+    outcome, again, stored = asyncio.run(scenario())
+    alive = [node.node_key for node in cluster if node.process.poll() is None]
+    assert outcome.outcomes()[-1] == "unreachable"
+    assert outcome.receipt_count == len(alive) >= 2
+    entry_hash = entries.decode(raw).entry_hash()
+    bundle = receipt.decode_bundle(outcome.bundle)
+    assert receipt.verify_bundle(entry_hash, bundle, [n.node_key for n in cluster], 2)
+    assert len(receipt.decode_bundle(again)) == len(alive)
+    assert stored == raw
