@@ -392,3 +392,27 @@ def test_micropython_sha512_precompiled_fits_24k_heap(micropython, tmp_path):
     result = micropython(script, heap="24K", cwd=tmp_path)
     expected = hashlib.sha512(bytes(range(256)) * 4).hexdigest()
     assert result.stdout.split() == [expected, expected]
+
+
+SHA512_ALLOCATION_PROBE = """
+import gc
+from groupkey.crypto.sha512 import _compress, _INITIAL
+block = bytes(range(128))
+state = list(_INITIAL)
+_compress(state, block, 0)
+gc.collect()
+gc.disable()
+before = gc.mem_alloc()
+_compress(state, block, 0)
+print(gc.mem_alloc() - before)
+"""
+
+
+@pytest.mark.micropython
+def test_micropython_compression_allocates_almost_nothing(micropython):
+    """Guards the speed design: one block allocates only the unpacked message words and the
+    final state tuple (about 0.5 KB). A big int appearing anywhere in the rounds or the
+    schedule (e.g. an unmasked ``<< 31``) allocates kilobytes per block."""
+    result = micropython(code=SHA512_ALLOCATION_PROBE)
+    allocated = int(result.stdout.split()[-1])
+    assert allocated < 1024, allocated
