@@ -82,6 +82,22 @@ class DeviceProcess:
             if event.get("event") == name and all(event.get(k) == v for k, v in fields.items()):
                 return event
 
+    def wait_count(self, name: str, count: int, timeout: float = 10.0) -> list[dict]:
+        """Block until ``count`` events named ``name`` were printed; return them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.named(name)) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("fewer than %d %r events within %.1f s\n%s" % (
+                    count, name, timeout, self.transcript()))
+            try:
+                if self._pull(remaining) is None:
+                    raise AssertionError("device exited before %d %r events\n%s" % (
+                        count, name, self.transcript()))
+            except queue.Empty:
+                continue
+        return self.named(name)
+
     def named(self, name: str) -> list[dict]:
         """Every event named ``name`` seen so far."""
         return [event for event in self.events if event.get("event") == name]

@@ -130,3 +130,21 @@ def test_precompiled_image_runs_and_stops_cleanly(mosquitto, tmp_path):  # noqa:
           % (summary, heap, running["mem_free"]))
     assert heap["free_after_imports"] > 32 * 1024
     peer.close()
+
+
+def test_presence_announced_again_after_broker_restart(mosquitto, tmp_path):  # noqa: F811
+    config_path, device_id = write_config(tmp_path, mosquitto.port, heartbeat_s=30)
+    device = start(tmp_path, config_path)
+    try:
+        device.wait_for("online")
+        mosquitto.restart(pause=0.5)  # same port; the broker forgets everything
+        peer = Peer(mosquitto.port, "gk/g1/presence/+")
+        # retained presence is back (delivered at subscribe time, or live once reconnected)
+        assert presence(peer, device_id, timeout=15)["online"] is True
+        device.wait_for("mqtt_lost")
+        device.wait_count("online", 2)  # announced on the new connection
+        assert len(device.named("mqtt_up")) == 2
+        peer.close()
+    finally:
+        device.stop()
+        print(device.transcript())

@@ -107,21 +107,26 @@ class Device:
         """Announce online (retained, QoS 1) on every connect, then heartbeat (QoS 0)."""
         topic = topics.presence(self.group_id, self.device_id)
         client = self.client
+        heartbeat_ms = self.config["heartbeat_s"] * 1000
         while True:
             await client.up.wait()
+            connection = client.stats["connects"]
             try:
                 await client.publish(topic, self._presence_payload(), qos=1, retain=True)
                 self.board.status("online")
                 self.log("online", None)
                 await self.member.on_connected(client)
-                while client.connected():
-                    await asyncio.sleep(self.config["heartbeat_s"])
-                    await client.publish(topic, self._presence_payload(), qos=0, retain=True)
+                next_beat = time.ticks_add(time.ticks_ms(), heartbeat_ms)
+                # until this connection ends (a quick reconnect counts as an end too)
+                while client.connected() and client.stats["connects"] == connection:
+                    await asyncio.sleep_ms(100)
+                    if time.ticks_diff(time.ticks_ms(), next_beat) >= 0:
+                        next_beat = time.ticks_add(next_beat, heartbeat_ms)
+                        await client.publish(topic, self._presence_payload(), qos=0,
+                                             retain=True)
             except MQTTError as exc:
                 self.log("presence_error", repr(exc))
             self.board.status("connecting")
-            while client.connected():
-                await asyncio.sleep_ms(100)
 
     async def _dispatch(self):
         """Hand every inbound message to the member, in arrival order."""
