@@ -1,7 +1,9 @@
 """Device entry point. An ESP32 runs it after boot.py; the unix port runs
 ``micropython -X heapsize=96K firmware/main.py [config.json]`` (or $GROUPKEY_CONFIG).
 
-Prints ``{"event": "heap", ...}`` with the free heap after the imports.
+Prints ``{"event": "heap", ...}`` with the free heap after the imports. An error that ends
+the runtime (a permanent broker refusal) is logged as ``fatal`` and reboots the board (the
+unix board exits with code 77 for its harness to restart it).
 """
 
 import gc
@@ -34,7 +36,12 @@ def main():
     board = Board(config, log)
     gc.collect()
     log("heap", {"free_at_start": _free_at_start, "free_after_imports": gc.mem_free()})
-    asyncio.run(Device(config, board, PlaceholderMember, log).run())
+    try:
+        asyncio.run(Device(config, board, PlaceholderMember, log).run())
+    except Exception as exc:  # e.g. ConnectRefused: wrong credentials; retrying cannot help
+        board.status("error")
+        log("fatal", repr(exc))
+        board.reboot()
 
 
 main()

@@ -148,3 +148,22 @@ def test_presence_announced_again_after_broker_restart(mosquitto, tmp_path):  # 
     finally:
         device.stop()
         print(device.transcript())
+
+
+def test_wrong_broker_password_is_fatal_and_reboots(tmp_path):
+    from tests.mosquitto import Broker
+
+    broker = Broker(tmp_path / "secured", users={"someone": "secret"})
+    broker.start()
+    try:
+        config_path, _ = write_config(tmp_path, broker.port, mqtt_password="wrong")
+        device = start(tmp_path, config_path)
+        try:
+            code = device.wait_exit(timeout=20)
+        finally:
+            device.stop()
+    finally:
+        broker.stop()
+    assert code == 77, device.transcript()  # unix board: reboot
+    assert "ConnectRefused" in device.wait_for("fatal")["detail"]
+    assert device.named("status")[-1]["detail"] == "error"
