@@ -1,0 +1,254 @@
+"""Relay messages: what devices, the gateway and the operator exchange over MQTT.
+
+The gateway is untrusted: nothing here is believed because of who relayed it. Requests a
+device makes about itself are signed with its identity key (so a gateway cannot invent a join
+or a leave in a device's name); everything a device accepts as a new epoch arrives with a
+ledger entry and a t-of-n receipt bundle it checks itself; TGDH bytes inside are checked by
+groupkey.tgdh. Topics are in firmware/app/topics.py and docs/firmware.md.
+
+Every message (version 1)::
+
+    version u8 (=1) | type u8 | body (per type, below; all integers big-endian)
+
+Device -> gateway, topic gk/<group>/req/<device>:
+
+    0x01 REGISTER      entry: the device's signed ledger inception entry (rest of message)
+    0x02 JOIN          identity[32] | blinded_key[32] | signature[64]
+    0x03 LEAVE         identity[32] | signature[64]
+    0x04 REFRESH       identity[32] | signature[64]
+    0x05 CONTRIBUTION  request_id u32 | TGDH transition bytes (Member.contribute output)
+    0x06 SIGNED_ENTRY  request_id u32 | ledger transition entry, signed by the device
+    0x07 FOUND         identity[32] | blinded_key[32] | signature[64] (founder offers epoch 0)
+    0x08 CATCHUP       epoch u64 (the device's last committed epoch)
+
+    request signature = Ed25519(identity, "groupkey-relay-v1\\0" | type u8 | u8 len | group_id
+                                 | identity | blinded_key (JOIN and FOUND only))
+
+Gateway -> one device, topic gk/<group>/resp/<device>:
+
+    0x81 RECEIPTS      entry_hash[32] | bundle (rest)              answer to REGISTER
+    0x82 SPONSOR       request_id u32 | TGDH SponsorRequest bytes  you are the sponsor
+    0x83 SIGN_ENTRY    request_id u32 | unsigned ledger entry      sign this transition entry
+    0x84 EPOCH         entry u32+bytes | bundle u32+bytes | TGDH MemberUpdate bytes (rest)
+    0x85 WELCOME       entry u32+bytes | bundle u32+bytes | TGDH Welcome bytes (rest)
+    0x86 GENESIS       entry u32+bytes | bundle (rest)             the group's epoch 0
+    0x8F ERROR         code u8 | utf-8 text (rest, <= 200 bytes)
+
+Gateway -> every member, topic gk/<group>/epoch (retained):
+
+    0x90 FINAL         entry u32+bytes | bundle (rest)             latest final transition
+
+Operator (admin key holder) <-> gateway, topics gk/<group>/admin/...:
+
+    0xA0 OFFER         device u8 len + utf-8 | FOUND body          gateway -> operator
+    0xA1 ADMIN_ENTRY   ledger entry signed by an admin (genesis)   operator -> gateway
+    0xA2 INVITATION    ledger invitation bytes                     operator -> gateway
+"""
+
+from groupkey.ledger.encoding import Reader, long_bytes, u8, u32, u64
+from groupkey.ledger.errors import DecodeError
+
+VERSION = 1
+
+REGISTER = 0x01
+JOIN = 0x02
+LEAVE = 0x03
+REFRESH = 0x04
+CONTRIBUTION = 0x05
+SIGNED_ENTRY = 0x06
+FOUND = 0x07
+CATCHUP = 0x08
+
+RECEIPTS = 0x81
+SPONSOR = 0x82
+SIGN_ENTRY = 0x83
+EPOCH = 0x84
+WELCOME = 0x85
+GENESIS = 0x86
+ERROR = 0x8F
+
+FINAL = 0x90
+
+OFFER = 0xA0
+ADMIN_ENTRY = 0xA1
+INVITATION = 0xA2
+
+# ERROR codes: what the device should do next.
+ERROR_REJECTED = 1      # the ledger refused the request (reason in the text); do not retry
+ERROR_RETRY = 2         # transient (ledger quorum unreachable, busy); retry later
+ERROR_UNKNOWN_GROUP = 3  # no genesis yet
+ERROR_MALFORMED = 4     # the gateway could not parse the request
+
+MAX_ENTRY = 1 << 20
+MAX_BUNDLE = 1 << 16
+SIGNED_TYPES = (JOIN, LEAVE, REFRESH, FOUND)
+_LABEL = b"groupkey-relay-v1\x00"
+
+
+class RelayMessage:
+    """A decoded relay message: ``kind`` and the fields named for that kind."""
+
+    def __init__(self, kind, **fields):
+        self.kind = kind
+        self.fields = fields
+
+    def __getattr__(self, name):
+        fields = self.__dict__.get("fields")
+        if fields is not None and name in fields:
+            return fields[name]
+        raise AttributeError(name)
+
+
+def _header(kind):
+    return bytes((VERSION, kind))
+
+
+def request_message(kind, group_id, identity, blinded_key=b""):
+    """The bytes a device signs for a JOIN, LEAVE, REFRESH or FOUND request."""
+    if kind not in SIGNED_TYPES:
+        raise DecodeError("not a signed request type")
+    return _LABEL + bytes((kind, len(group_id))) + bytes(group_id) + bytes(identity) + bytes(
+        blinded_key)
+
+
+def signed_request(kind, group_id, identity, signature, blinded_key=b""):
+    """Encode a JOIN/LEAVE/REFRESH/FOUND request (signature made over request_message)."""
+    if len(identity) != 32 or len(signature) != 64:
+        raise DecodeError("identity is 32 bytes, signature 64")
+    if (kind in (JOIN, FOUND)) != (len(blinded_key) == 32):
+        raise DecodeError("JOIN and FOUND carry a 32-byte blinded key, others none")
+    return _header(kind) + bytes(identity) + bytes(blinded_key) + bytes(signature)
+
+
+def verify_request(message, group_id):
+    """Check the identity signature of a decoded JOIN/LEAVE/REFRESH/FOUND; raises BadSignature."""
+    from groupkey.crypto import ed25519
+
+    blinded_key = message.fields.get("blinded_key", b"")
+    ed25519.verify(message.identity,
+                   request_message(message.kind, group_id, message.identity, blinded_key),
+                   message.signature)
+
+
+def register(entry):
+    return _header(REGISTER) + bytes(entry)
+
+
+def contribution(request_id, data):
+    return _header(CONTRIBUTION) + u32(request_id) + bytes(data)
+
+
+def signed_entry(request_id, entry):
+    return _header(SIGNED_ENTRY) + u32(request_id) + bytes(entry)
+
+
+def catchup(epoch):
+    return _header(CATCHUP) + u64(epoch)
+
+
+def receipts(entry_hash, bundle):
+    return _header(RECEIPTS) + bytes(entry_hash) + bytes(bundle)
+
+
+def sponsor(request_id, request):
+    return _header(SPONSOR) + u32(request_id) + bytes(request)
+
+
+def sign_entry(request_id, unsigned_entry):
+    return _header(SIGN_ENTRY) + u32(request_id) + bytes(unsigned_entry)
+
+
+def epoch_update(entry, bundle, member_update):
+    return _header(EPOCH) + long_bytes(entry) + long_bytes(bundle) + bytes(member_update)
+
+
+def welcome(entry, bundle, welcome_bytes):
+    return _header(WELCOME) + long_bytes(entry) + long_bytes(bundle) + bytes(welcome_bytes)
+
+
+def genesis(entry, bundle):
+    return _header(GENESIS) + long_bytes(entry) + bytes(bundle)
+
+
+def final(entry, bundle):
+    return _header(FINAL) + long_bytes(entry) + bytes(bundle)
+
+
+def error(code, text):
+    data = text.encode()[:200] if isinstance(text, str) else bytes(text)[:200]
+    return _header(ERROR) + u8(code) + data
+
+
+def offer(device_id, found_body):
+    name = device_id.encode() if isinstance(device_id, str) else bytes(device_id)
+    return _header(OFFER) + u8(len(name)) + name + bytes(found_body)
+
+
+def admin_entry(entry):
+    return _header(ADMIN_ENTRY) + bytes(entry)
+
+
+def invitation(data):
+    return _header(INVITATION) + bytes(data)
+
+
+def _rest(reader):
+    return reader.take(reader.remaining())
+
+
+def decode(data):
+    """Parse any relay message; DecodeError (one clean error) for anything malformed."""
+    reader = Reader(data)
+    if reader.u8() != VERSION:
+        raise DecodeError("unsupported relay version")
+    kind = reader.u8()
+    if kind in SIGNED_TYPES:
+        identity = reader.take(32)
+        blinded_key = reader.take(32) if kind in (JOIN, FOUND) else b""
+        signature = reader.take(64)
+        reader.finish()
+        if blinded_key:
+            return RelayMessage(kind, identity=identity, blinded_key=blinded_key,
+                                signature=signature)
+        return RelayMessage(kind, identity=identity, signature=signature)
+    if kind in (REGISTER, ADMIN_ENTRY, INVITATION):
+        body = _rest(reader)
+        if not body:
+            raise DecodeError("empty body")
+        return RelayMessage(kind, entry=body)
+    if kind in (CONTRIBUTION, SIGNED_ENTRY, SPONSOR, SIGN_ENTRY):
+        request_id = reader.u32()
+        body = _rest(reader)
+        if not body:
+            raise DecodeError("empty body")
+        return RelayMessage(kind, request_id=request_id, data=body)
+    if kind == CATCHUP:
+        epoch = reader.u64()
+        reader.finish()
+        return RelayMessage(kind, epoch=epoch)
+    if kind == RECEIPTS:
+        entry_hash = reader.take(32)
+        return RelayMessage(kind, entry_hash=entry_hash, bundle=_rest(reader))
+    if kind in (EPOCH, WELCOME):
+        entry = reader.long_bytes(MAX_ENTRY)
+        bundle = reader.long_bytes(MAX_BUNDLE)
+        body = _rest(reader)
+        if not body:
+            raise DecodeError("empty TGDH body")
+        return RelayMessage(kind, entry=entry, bundle=bundle, data=body)
+    if kind in (GENESIS, FINAL):
+        entry = reader.long_bytes(MAX_ENTRY)
+        return RelayMessage(kind, entry=entry, bundle=_rest(reader))
+    if kind == ERROR:
+        code = reader.u8()
+        text = _rest(reader)
+        if len(text) > 200:
+            raise DecodeError("error text too long")
+        return RelayMessage(kind, code=code, text=text)
+    if kind == OFFER:
+        name = reader.take(reader.u8())
+        found_message = decode(_header(FOUND) + _rest(reader))
+        return RelayMessage(kind, device_id=name, identity=found_message.identity,
+                            blinded_key=found_message.blinded_key,
+                            signature=found_message.signature)
+    raise DecodeError("unknown relay message type 0x%02x" % kind)
