@@ -20,6 +20,7 @@ Device -> gateway, topic gk/<group>/req/<device>:
     0x06 SIGNED_ENTRY  request_id u32 | ledger transition entry, signed by the device
     0x07 FOUND         identity[32] | blinded_key[32] | signature[64] (founder offers epoch 0)
     0x08 CATCHUP       epoch u64 (the device's last committed epoch)
+    0x09 WHO           leaf u32 (asks who sits at a leaf: to verify a data message's sender)
 
     request signature = Ed25519(identity, "groupkey-relay-v1\\0" | type u8 | u8 len | group_id
                                  | identity | blinded_key (JOIN and FOUND only))
@@ -32,6 +33,9 @@ Gateway -> one device, topic gk/<group>/resp/<device>:
     0x84 EPOCH         entry u32+bytes | bundle u32+bytes | TGDH MemberUpdate bytes (rest)
     0x85 WELCOME       entry u32+bytes | bundle u32+bytes | TGDH Welcome bytes (rest)
     0x86 GENESIS       entry u32+bytes | bundle (rest)             the group's epoch 0
+    0x87 LEAF_PROOF    epoch u64 | leaf u32 | identity[32] | blinded_key[32] | TGDH node list
+                       (the leaf's co-path with subtree hashes: the device recomputes the
+                       tree hash of that epoch from it, so the answer is checked, not trusted)
     0x8F ERROR         code u8 | utf-8 text (rest, <= 200 bytes)
 
 Gateway -> every member, topic gk/<group>/epoch (retained):
@@ -58,6 +62,7 @@ CONTRIBUTION = 0x05
 SIGNED_ENTRY = 0x06
 FOUND = 0x07
 CATCHUP = 0x08
+WHO = 0x09
 
 RECEIPTS = 0x81
 SPONSOR = 0x82
@@ -65,6 +70,7 @@ SIGN_ENTRY = 0x83
 EPOCH = 0x84
 WELCOME = 0x85
 GENESIS = 0x86
+LEAF_PROOF = 0x87
 ERROR = 0x8F
 
 FINAL = 0x90
@@ -144,6 +150,17 @@ def signed_entry(request_id, entry):
 
 def catchup(epoch):
     return _header(CATCHUP) + u64(epoch)
+
+
+def who(leaf):
+    return _header(WHO) + u32(leaf)
+
+
+def leaf_proof(epoch, leaf, identity, blinded_key, node_list):
+    if len(identity) != 32 or len(blinded_key) != 32:
+        raise DecodeError("identity and blinded key are 32 bytes")
+    return (_header(LEAF_PROOF) + u64(epoch) + u32(leaf) + bytes(identity) + bytes(blinded_key)
+            + bytes(node_list))
 
 
 def receipts(entry_hash, bundle):
@@ -226,6 +243,17 @@ def decode(data):
         epoch = reader.u64()
         reader.finish()
         return RelayMessage(kind, epoch=epoch)
+    if kind == WHO:
+        leaf = reader.u32()
+        reader.finish()
+        return RelayMessage(kind, leaf=leaf)
+    if kind == LEAF_PROOF:
+        epoch = reader.u64()
+        leaf = reader.u32()
+        identity = reader.take(32)
+        blinded_key = reader.take(32)
+        return RelayMessage(kind, epoch=epoch, leaf=leaf, identity=identity,
+                            blinded_key=blinded_key, data=_rest(reader))
     if kind == RECEIPTS:
         entry_hash = reader.take(32)
         return RelayMessage(kind, entry_hash=entry_hash, bundle=_rest(reader))

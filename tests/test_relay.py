@@ -35,7 +35,8 @@ def samples():
         relay.welcome(b"E", b"", b"W"), relay.genesis(b"E", b"B"), relay.final(b"E", b"B"),
         relay.error(relay.ERROR_RETRY, "ledger quorum unreachable"),
         relay.offer("dev-1", signed(relay.FOUND, blinded=BLINDED)[2:]),
-        relay.admin_entry(b"genesis"), relay.invitation(b"invite"),
+        relay.admin_entry(b"genesis"), relay.invitation(b"invite"), relay.who(3),
+        relay.leaf_proof(4, 3, IDENTITY, BLINDED, b"nodes"),
     ]
 
 
@@ -45,13 +46,15 @@ def test_every_type_decodes_to_its_fields():
         relay.JOIN, relay.LEAVE, relay.REFRESH, relay.FOUND, relay.REGISTER, relay.CONTRIBUTION,
         relay.SIGNED_ENTRY, relay.CATCHUP, relay.RECEIPTS, relay.SPONSOR, relay.SIGN_ENTRY,
         relay.EPOCH, relay.WELCOME, relay.GENESIS, relay.FINAL, relay.ERROR, relay.OFFER,
-        relay.ADMIN_ENTRY, relay.INVITATION]
+        relay.ADMIN_ENTRY, relay.INVITATION, relay.WHO, relay.LEAF_PROOF]
     assert decoded[0].blinded_key == BLINDED and decoded[0].identity == IDENTITY
     assert decoded[5].request_id == 7 and decoded[5].data == b"tgdh"
     assert decoded[7].epoch == 12
     assert (decoded[11].entry, decoded[11].bundle, decoded[11].data) == (b"E", b"B", b"U")
     assert decoded[15].code == relay.ERROR_RETRY
     assert decoded[16].device_id == b"dev-1" and decoded[16].blinded_key == BLINDED
+    assert decoded[19].leaf == 3
+    assert (decoded[20].epoch, decoded[20].leaf, decoded[20].data) == (4, 3, b"nodes")
 
 
 def test_request_signatures_bind_group_kind_and_key():
