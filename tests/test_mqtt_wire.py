@@ -36,7 +36,10 @@ class Connection:
     def _exactly(self, count: int, deadline: float) -> bytes:
         data = b""
         while len(data) < count:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no packet in time")
+            self.sock.settimeout(remaining)
             chunk = self.sock.recv(count - len(data))
             if not chunk:
                 raise EOFError("client closed the connection")
@@ -60,14 +63,25 @@ class Connection:
 
     def next(self, timeout: float = 5.0, answer_pings: bool = True) -> bytes:
         """The next packet that is not a PINGREQ (PINGREQs are counted, and answered)."""
+        deadline = time.monotonic() + timeout
         while True:
-            data = self.read(timeout)
+            data = self.read(max(0.0, deadline - time.monotonic()))
             if data == packet.PINGREQ:
                 self.pings += 1
                 if answer_pings:
                     self.send(b"\xd0\x00")
                 continue
             return data
+
+    def pump(self, seconds: float) -> None:
+        """Answer PINGREQs for ``seconds``; any other packet or a close fails the test."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                data = self.next(timeout=deadline - time.monotonic())
+            except TimeoutError:
+                return
+            raise AssertionError("unexpected packet %r" % data)
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -114,6 +128,12 @@ def test_packets_retransmission_half_open_and_protocol_error(listener, tmp_path)
         assert 0.3 < time.monotonic() - started < 2.0
         first.send(b"\x40\x02" + packet_id)
         device.wait_for("delivered")
+        # the device blocks its loop for 2.5 s right after a PINGREQ; the PINGRESP waits in
+        # its socket, and it must not take the broker for silent afterwards
+        pings = first.pings
+        first.pump(4.0)
+        device.wait_for("paused")
+        assert first.pings > pings
         # a broker that stops answering PINGREQ: the client gives up on this connection
         started = time.monotonic()
         with pytest.raises(EOFError):

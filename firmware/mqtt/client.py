@@ -230,6 +230,11 @@ class Client:
             now = time.ticks_ms()
             if self._ping_sent is not None and time.ticks_diff(now, self._ping_sent) > max(
                     interval, 1000):
+                # after a long pause of this device the PINGRESP may sit unread in the
+                # socket: let the reader run once before judging
+                await asyncio.sleep_ms(50)
+                if self._ping_sent is None:
+                    continue
                 self._silent = True
                 if self._serving is not None:
                     self._serving.cancel()

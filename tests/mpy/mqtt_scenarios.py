@@ -159,6 +159,11 @@ async def wire():
     emit("subscribed")
     await client.publish("t/r", b"data", qos=1)
     emit("delivered")
+    # a PINGREQ goes out after 0.5 s idle; then the loop blocks while the PINGRESP arrives:
+    # afterwards the client must read it, not declare the broker silent
+    await asyncio.sleep_ms(700)
+    time.sleep_ms(2500)
+    emit("paused")
     while True:
         topic, payload = await client.inbox.get()
         emit("received", topic=topic, payload=payload.decode())
