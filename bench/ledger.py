@@ -58,10 +58,10 @@ def _transition_chain(count):
     return setup, chain
 
 
-def _throughput(batch, count, options):
+def _throughput(batch, setup, chain, options):
     from ledger_node.node import LedgerNode
 
-    setup, chain = _transition_chain(count)
+    count = len(chain)
     directory = tempfile.mkdtemp(prefix="ledger-bench-")
     try:
         node = LedgerNode(os.path.join(directory, "bench.db"), os.urandom(32))
@@ -262,10 +262,12 @@ def run(options):
     from groupkey.crypto import backend
 
     results = []
-    count = 300 if options.quick else 2000
+    count = 300 if options.quick else 1000
+    options.log("ledger: building a chain of %d TGDH refresh transitions" % count)
+    setup, chain = _transition_chain(count)
     for batch, label in ((1, "unbatched"), (BATCH, "batched")):
         options.log("ledger: %d transitions, %s" % (count, label))
-        seconds = _throughput(batch, count, options)
+        seconds = _throughput(batch, setup, chain, options)
         if seconds is None:
             continue
         name = "ledger/transition/%s/%s" % (label, backend.current())

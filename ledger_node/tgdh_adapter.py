@@ -46,10 +46,12 @@ def initial_public_state(group_id: bytes, public_state: bytes) -> PublicView:
     return PublicView(state)
 
 
-def apply_public_transition(view: PublicView, transition, epoch: int) -> PublicView:
-    """Validate ``transition.tgdh`` on the public state; return the new view."""
+def apply_public_transition(view: PublicView, transition, epoch: int,
+                            verify: bool = True) -> PublicView:
+    """Validate ``transition.tgdh`` on the public state; return the new view.
+    ``verify=False`` skips the sponsor signatures (replay of already validated entries)."""
     try:
-        state = view.state.apply(transition.tgdh)
+        state = view.state.apply(transition.tgdh, verify)
     except TGDHError as exc:
         raise TransitionRejected("%s: %s" % (type(exc).__name__, exc)) from None
     if state.epoch != epoch:

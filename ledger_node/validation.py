@@ -62,7 +62,11 @@ def log_key_of(entry) -> tuple[bytes, bytes]:
 
 
 def validate(state: LedgerState, raw: bytes, check_signature: bool = True) -> Decision:
-    """Decide what to do with the entry bytes ``raw`` given ``state`` (never mutated)."""
+    """Decide what to do with the entry bytes ``raw`` given ``state`` (never mutated).
+
+    ``check_signature=False`` skips every signature check (entry, invitations, TGDH sponsor
+    contributions): only for replaying a node's own database, whose entries were fully
+    checked when they arrived."""
     try:
         entry = entries.decode(raw)
     except DecodeError as exc:
@@ -94,7 +98,7 @@ def validate(state: LedgerState, raw: bytes, check_signature: bool = True) -> De
             body = bodies.decode_body(entry)
         except DecodeError as exc:
             raise Invalid("malformed body: %s" % exc) from None
-        change = RULES[entry.kind](state, entry, body)
+        change = RULES[entry.kind](state, entry, body, check_signature)
     except Invalid as exc:
         return Decision(INVALID, str(exc), entry, entry_hash)
     change.log_key = log_key
@@ -114,7 +118,7 @@ def _new_change() -> Change:
 # ---- identity events ------------------------------------------------------------------------
 
 
-def _inception(state: LedgerState, entry, body) -> Change:
+def _inception(state: LedgerState, entry, body, verify: bool) -> Change:
     if entry.log_id != body.public_key or entry.signer != body.public_key:
         raise Invalid("inception: log id and signer must be the incepted key")
     if body.public_key in state.key_index:
@@ -125,7 +129,7 @@ def _inception(state: LedgerState, entry, body) -> Change:
     return change
 
 
-def _rotation(state: LedgerState, entry, body) -> Change:
+def _rotation(state: LedgerState, entry, body, verify: bool) -> Change:
     identity = state.identities[entry.log_id]
     if identity.revoked:
         raise Invalid("rotation: identity is revoked")
@@ -142,7 +146,7 @@ def _rotation(state: LedgerState, entry, body) -> Change:
     return change
 
 
-def _revocation(state: LedgerState, entry, body) -> Change:
+def _revocation(state: LedgerState, entry, body, verify: bool) -> Change:
     identity = state.identities[entry.log_id]
     if identity.revoked:
         raise Invalid("revocation: already revoked")
@@ -172,7 +176,7 @@ def _revocation(state: LedgerState, entry, body) -> Change:
 # ---- group events ---------------------------------------------------------------------------
 
 
-def _genesis(state: LedgerState, entry, body) -> Change:
+def _genesis(state: LedgerState, entry, body, verify: bool) -> Change:
     if body.policy not in (entries.POLICY_ALLOW_LIST, entries.POLICY_INVITATION):
         raise Invalid("genesis: unknown policy")
     if not body.admins or len(set(body.admins)) != len(body.admins):
@@ -195,7 +199,7 @@ def _genesis(state: LedgerState, entry, body) -> Change:
     return change
 
 
-def _transition(state: LedgerState, entry, body) -> Change:
+def _transition(state: LedgerState, entry, body, verify: bool) -> Change:
     group = state.groups[entry.log_id]
     genesis = group.genesis
     if body.event not in EVENT_NAMES:
@@ -214,7 +218,8 @@ def _transition(state: LedgerState, entry, body) -> Change:
             raise Invalid("transition: removed key is not a member")
         if key == entry.signer:
             raise Invalid("transition: a removed member cannot sponsor")
-    invited = _check_invitations(entry.log_id, genesis, body)
+    invited = _check_invitations(entry.log_id, genesis, body) if verify else set(
+        invitation.member for invitation in body.invitations)
     for key in body.joined:
         if key in members:
             raise Invalid("transition: joining key is already a member")
@@ -225,7 +230,8 @@ def _transition(state: LedgerState, entry, body) -> Change:
         if genesis.policy == entries.POLICY_INVITATION and key not in invited:
             raise Invalid("transition: joining key has no admin invitation")
     try:
-        view = tgdh_adapter.apply_public_transition(group.public_view, body, entry.sequence)
+        view = tgdh_adapter.apply_public_transition(group.public_view, body, entry.sequence,
+                                                       verify)
     except tgdh_adapter.TransitionRejected as exc:
         raise Invalid("transition: %s" % exc) from None
     updated = GroupState(group.group_id, genesis, entry.sequence, view,
@@ -250,19 +256,19 @@ def _check_invitations(group_id: bytes, genesis, body) -> set[bytes]:
 def _needs_log(rule):
     """Wrap a rule for a non-initial event: its log must exist (else out of order)."""
 
-    def checked(state, entry, body):
+    def checked(state, entry, body, verify):
         if entry.sequence == 0:
             raise Invalid("%s cannot start a log" % entries.KIND_NAMES[entry.kind])
-        return rule(state, entry, body)
+        return rule(state, entry, body, verify)
 
     return checked
 
 
 def _starts_log(rule):
-    def checked(state, entry, body):
+    def checked(state, entry, body, verify):
         if entry.sequence != 0:
             raise Invalid("%s must be sequence 0" % entries.KIND_NAMES[entry.kind])
-        return rule(state, entry, body)
+        return rule(state, entry, body, verify)
 
     return checked
 
