@@ -182,21 +182,23 @@ def _x25519_pure(scalar, u_coordinate):
     return _finish(state)
 
 
-def _identity(shared):
-    return bytes(shared)
+def _clamp(scalar):
+    """The RFC 7748 decodeScalar25519 integer of a 32-byte scalar."""
+    return (int.from_bytes(scalar, "little") & ((1 << 255) - 8)) | (1 << 254)
 
 
 def _x25519_pycryptodome(scalar, u_coordinate):
-    """pycryptodome's X25519, or None where it refuses an input RFC 7748 allows."""
-    from Crypto.Protocol import DH
+    """pycryptodome's X25519 ladder, or None where it refuses an input RFC 7748 allows."""
+    from Crypto.PublicKey.ECC import EccXPoint
 
     try:
-        peer = DH.import_x25519_public_key(bytes(u_coordinate))
-        private = DH.import_x25519_private_key(bytes(scalar))
-        return DH.key_agreement(static_priv=private, static_pub=peer, kdf=_identity)
+        point = EccXPoint(_decode_u(u_coordinate), "curve25519") * _clamp(scalar)
+        if point.is_point_at_infinity():
+            return None
+        return point.x.to_bytes(32, "little")
     except ValueError:
-        # pycryptodome refuses the low-order points (0, 1, p - 1 and the two of order 8,
-        # also when non-canonical): RFC 7748 computes an all-zero result for them.
+        # Refused inputs (pycryptodome's low-order deny list): RFC 7748 computes an
+        # all-zero result for them, which the pure path reports as ZeroSharedSecret.
         return None
 
 
