@@ -43,6 +43,7 @@ TAG_LENGTHS = (4, 6, 8, 10, 12, 14, 16)
 NONCE_MIN_LENGTH = 7
 NONCE_MAX_LENGTH = 13
 BLOCK_SIZE = 16
+CHUNK = 64  # bytes handed to the AES library per call (4 blocks)
 
 _AAD_SHORT_LIMIT = 0xFF00  # 2**16 - 2**8: below this, the AAD length takes two bytes
 _AAD_MEDIUM_LIMIT = 1 << 32
@@ -55,18 +56,21 @@ def encrypt(key, nonce, plaintext, aad=b"", tag_length=16):
     Raises InvalidInput for a bad key, nonce, tag length or an over-long plaintext or aad.
     """
     _check_parameters(key, nonce, plaintext, aad, tag_length)
-    _check_payload_length(nonce, len(plaintext))
+    length = len(plaintext)
+    _check_payload_length(nonce, length)
     if backend.fast():
         return _encrypt_pycryptodome(key, nonce, plaintext, aad, tag_length)
-    encrypt_block = aes_block.new(key)
-    length = len(plaintext)
+    mac = _CbcMac(key)
+    _authenticate_header(mac, nonce, length, aad, tag_length)
+    mac.absorb(plaintext)
+    mac.pad()
+    encrypt_blocks = aes_block.new(key)
     output = bytearray(length + tag_length)
-    mac = _authenticate_header(encrypt_block, nonce, length, aad, tag_length)
-    state = (encrypt_block, mac, _counter_block(nonce), bytearray(BLOCK_SIZE))
-    _process_payload(state, plaintext, memoryview(output)[:length], True)
-    _finish_tag(state, tag_length)
+    _counter_mode(encrypt_blocks, nonce, plaintext, output, length)
+    tag_mask = _tag_mask(encrypt_blocks, nonce)
+    mac_value = mac.finish()
     for index in range(tag_length):
-        output[length + index] = mac[index]
+        output[length + index] = mac_value[index] ^ tag_mask[index]
     return bytes(output)
 
 
@@ -84,16 +88,20 @@ def decrypt(key, nonce, ciphertext_and_tag, aad=b"", tag_length=16):
     _check_payload_length(nonce, length)
     if backend.fast():
         return _decrypt_pycryptodome(key, nonce, ciphertext_and_tag, aad, tag_length)
-    encrypt_block = aes_block.new(key)
+    encrypt_blocks = aes_block.new(key)
     output = bytearray(length)
-    mac = _authenticate_header(encrypt_block, nonce, length, aad, tag_length)
-    state = (encrypt_block, mac, _counter_block(nonce), bytearray(BLOCK_SIZE))
-    _process_payload(state, ciphertext_and_tag, output, False)
-    _finish_tag(state, tag_length)
-    received = memoryview(ciphertext_and_tag)[length:]
-    if not bytes_eq(memoryview(mac)[:tag_length], received):
-        for index in range(length):
-            output[index] = 0
+    _counter_mode(encrypt_blocks, nonce, ciphertext_and_tag, output, length)
+    mac = _CbcMac(key)
+    _authenticate_header(mac, nonce, length, aad, tag_length)
+    mac.absorb(output)
+    mac.pad()
+    mac_value = mac.finish()
+    tag_mask = _tag_mask(encrypt_blocks, nonce)
+    expected_tag = bytearray(tag_length)
+    for index in range(tag_length):
+        expected_tag[index] = mac_value[index] ^ tag_mask[index]
+    if not bytes_eq(expected_tag, memoryview(ciphertext_and_tag)[length:]):
+        _wipe(output)
         raise AuthenticationFailed()
     return bytes(output)
 
@@ -122,104 +130,153 @@ def _check_payload_length(nonce, length):
         )
 
 
-def _authenticate_header(encrypt_block, nonce, payload_length, aad, tag_length):
-    """Run the CBC-MAC over B0 and the encoded aad; return the MAC state (a 16-byte bytearray)."""
+def _authenticate_header(mac, nonce, payload_length, aad, tag_length):
+    """Feed B0 and the length-prefixed, zero-padded aad into the CBC-MAC (SP 800-38C A.2)."""
     nonce_length = len(nonce)
     length_field = 15 - nonce_length
-    mac = bytearray(BLOCK_SIZE)
-    flags = ((tag_length - 2) // 2) << 3 | (length_field - 1)
+    first_block = bytearray(BLOCK_SIZE)
+    first_block[0] = ((tag_length - 2) // 2) << 3 | (length_field - 1)
     if len(aad):
-        flags |= 0x40
-    mac[0] = flags
-    for index in range(nonce_length):
-        mac[1 + index] = nonce[index]
+        first_block[0] |= 0x40
+    first_block[1 : 1 + nonce_length] = nonce
     value = payload_length
     for index in range(15, nonce_length, -1):
-        mac[index] = value & 0xFF
+        first_block[index] = value & 0xFF
         value >>= 8
-    encrypt_block(mac, mac)
+    mac.absorb(first_block)
     aad_length = len(aad)
     if not aad_length:
-        return mac
+        return
     if aad_length < _AAD_SHORT_LIMIT:
-        header = aad_length.to_bytes(2, "big")
+        mac.absorb(aad_length.to_bytes(2, "big"))
     elif aad_length < _AAD_MEDIUM_LIMIT:
-        header = b"\xff\xfe" + aad_length.to_bytes(4, "big")
+        mac.absorb(b"\xff\xfe" + aad_length.to_bytes(4, "big"))
     else:
-        header = b"\xff\xff" + aad_length.to_bytes(8, "big")
-    fill = _absorb(encrypt_block, mac, header, 0)
-    fill = _absorb(encrypt_block, mac, aad, fill)
-    if fill:
-        encrypt_block(mac, mac)  # zero padding: XOR with zeros leaves the state as it is
-    return mac
+        mac.absorb(b"\xff\xff" + aad_length.to_bytes(8, "big"))
+    mac.absorb(aad)
+    mac.pad()
 
 
-def _absorb(encrypt_block, mac, data, fill):
-    """XOR ``data`` into the CBC-MAC state from offset ``fill``, enciphering each full block."""
-    position = 0
-    length = len(data)
-    # Complete the partly filled block, then whole blocks, then the tail.
-    while position < length:
-        take = min(BLOCK_SIZE - fill, length - position)
-        for index in range(take):
-            mac[fill + index] ^= data[position + index]
-        position += take
-        fill += take
-        if fill == BLOCK_SIZE:
-            encrypt_block(mac, mac)
-            fill = 0
-    return fill
+class _CbcMac:
+    """CBC-MAC over a stream of byte strings (SP 800-38C A.2: T = MSB_t(Y_r)).
+
+    Input is staged in a CHUNK-byte buffer (or, when aligned, read straight from the caller's
+    buffer) and handed to the library's CBC chain CHUNK bytes at a time, so Python never XORs a
+    byte of the MAC itself.
+    """
+
+    def __init__(self, key):
+        self._chain = aes_block.new_chain(key)
+        self._stage = bytearray(CHUNK)
+        self._stage_view = memoryview(self._stage)
+        self._fill = 0  # bytes staged, not yet chained
+        self._end = 0  # end of the newest output block in the stage
+
+    def absorb(self, data):
+        """Append ``data`` to the MAC input."""
+        chain = self._chain
+        stage = self._stage
+        stage_view = self._stage_view
+        view = memoryview(data)
+        length = len(view)
+        fill = self._fill
+        position = 0
+        while position < length:
+            if fill == 0 and length - position >= CHUNK:
+                chain(view[position : position + CHUNK], stage_view)
+                self._end = CHUNK
+                position += CHUNK
+                continue
+            take = min(CHUNK - fill, length - position)
+            stage[fill : fill + take] = view[position : position + take]
+            fill += take
+            position += take
+            if fill == CHUNK:
+                chain(stage_view, stage_view)
+                self._end = CHUNK
+                fill = 0
+        self._fill = fill
+
+    def pad(self):
+        """Zero-pad the input to a block boundary (aad and payload are padded separately)."""
+        fill = self._fill
+        boundary = (fill + BLOCK_SIZE - 1) // BLOCK_SIZE * BLOCK_SIZE
+        for index in range(fill, boundary):
+            self._stage[index] = 0
+        self._fill = boundary
+        if boundary == CHUNK:
+            self._chain(self._stage_view, self._stage_view)
+            self._end = CHUNK
+            self._fill = 0
+
+    def finish(self):
+        """Chain what is staged (a whole number of blocks after pad) and return the MAC block."""
+        fill = self._fill
+        if fill:
+            part = self._stage_view[:fill]
+            self._chain(part, part)
+            self._end = fill
+            self._fill = 0
+        return self._stage_view[self._end - BLOCK_SIZE : self._end]
 
 
 def _counter_block(nonce):
     """Ctr_0 = (q-1) || nonce || 0...0 as a bytearray (SP 800-38C A.3)."""
     counter = bytearray(BLOCK_SIZE)
     counter[0] = 14 - len(nonce)
-    for index in range(len(nonce)):
-        counter[1 + index] = nonce[index]
+    counter[1 : 1 + len(nonce)] = nonce
     return counter
 
 
-def _process_payload(state, source, output, encrypting):
-    """CTR-encrypt (or decrypt) the first len(output) bytes of ``source`` into ``output`` with
-    counters 1, 2, ..., and run the CBC-MAC over the plaintext blocks in the same pass.
+def _counter_mode(encrypt_blocks, nonce, source, output, length):
+    """output[:length] = source[:length] XOR S_1 S_2 ... with S_i = E(Ctr_i), CHUNK at a time.
 
-    ``state`` is (encrypt_block, mac, counter, keystream); the buffers are updated in place.
+    Counter blocks of one chunk go to the library in one call; the XOR of a whole chunk is one
+    big-int operation (int.from_bytes / to_bytes run in C on both interpreters).
     """
-    encrypt_block, mac, counter, keystream = state
-    length = len(output)
+    counter = _counter_block(nonce)
+    counters = bytearray(CHUNK)
+    counters_view = memoryview(counters)
+    keystream = bytearray(CHUNK)
+    keystream_view = memoryview(keystream)
+    source_view = memoryview(source)
     position = 0
     while position < length:
-        index = 15
-        while True:  # counter += 1 in its q-byte big-endian field (never wraps: length checked)
-            counter[index] = (counter[index] + 1) & 0xFF
-            if counter[index]:
-                break
-            index -= 1
-        encrypt_block(counter, keystream)
-        take = min(length - position, BLOCK_SIZE)
-        if encrypting:
-            for index in range(take):
-                byte = source[position + index]
-                mac[index] ^= byte
-                output[position + index] = byte ^ keystream[index]
+        take = min(CHUNK, length - position)
+        blocks_end = (take + BLOCK_SIZE - 1) // BLOCK_SIZE * BLOCK_SIZE
+        for offset in range(0, blocks_end, BLOCK_SIZE):
+            index = 15
+            while True:  # counter += 1 in its q-byte field (never wraps: length checked)
+                counter[index] = (counter[index] + 1) & 0xFF
+                if counter[index]:
+                    break
+                index -= 1
+            counters[offset : offset + BLOCK_SIZE] = counter
+        if take == CHUNK:  # whole chunk: no slices of the buffers to allocate
+            encrypt_blocks(counters, keystream)
+            stream = int.from_bytes(keystream, "big")
         else:
-            for index in range(take):
-                byte = source[position + index] ^ keystream[index]
-                output[position + index] = byte
-                mac[index] ^= byte
-        encrypt_block(mac, mac)
+            encrypt_blocks(counters_view[:blocks_end], keystream_view[:blocks_end])
+            stream = int.from_bytes(keystream_view[:take], "big")
+        data = int.from_bytes(source_view[position : position + take], "big")
+        output[position : position + take] = (data ^ stream).to_bytes(take, "big")
         position += take
 
 
-def _finish_tag(state, tag_length):
-    """Turn the CBC-MAC state into the tag in place: mac[:t] ^= S_0[:t] with S_0 = E(Ctr_0)."""
-    encrypt_block, mac, counter, keystream = state
-    for index in range(15 - counter[0], BLOCK_SIZE):
-        counter[index] = 0
-    encrypt_block(counter, keystream)
-    for index in range(tag_length):
-        mac[index] ^= keystream[index]
+def _tag_mask(encrypt_blocks, nonce):
+    """S_0 = E(Ctr_0), which masks the MAC into the tag (SP 800-38C A.3)."""
+    counter = _counter_block(nonce)
+    encrypt_blocks(counter, counter)
+    return counter
+
+
+def _wipe(buffer):
+    """Overwrite a bytearray with zeros, CHUNK bytes per call."""
+    zeros = bytes(CHUNK)
+    length = len(buffer)
+    for position in range(0, length, CHUNK):
+        take = min(CHUNK, length - position)
+        buffer[position : position + take] = zeros[:take]
 
 
 def _pycryptodome_cipher(key, nonce, length, aad, tag_length):
