@@ -4,7 +4,8 @@ Topic layout: docs/firmware.md ("Topic layout"). The ACL lets a device publish o
 that end in its own user name (``%u`` patterns) and read only its own responses, the epoch
 announcements and the group's (encrypted) messages; ``use_username_as_clientid`` makes the
 client id equal the user name, so one device cannot take over another's session (connecting
-with its client id would disconnect it). The gateway's user may read and write all of gk/.
+with its client id would disconnect it). The gateway's user may read and write all of gk/;
+the operator's user (optional) reads and writes gk/<group>/admin/# and reads the epochs.
 
     files = write_broker_files(directory, port=1883,
                                devices={"dev-a": "secret-a"}, gateway=("gateway", "secret-g"))
@@ -50,11 +51,19 @@ def check_device_id(device_id: str) -> str:
     return device_id
 
 
-def acl_text(gateway_user: str) -> str:
-    """The ACL file: device patterns, then full access to gk/# for the gateway."""
+def acl_text(gateway_user: str, operator_user: str | None = None) -> str:
+    """The ACL file: device patterns, full access to gk/# for the gateway, and for the
+    operator (admin key holder, docs/e2e.md) the admin topics and the epoch announcements."""
     check_device_id(gateway_user)
-    gateway_block = "\n# The gateway relays and orders everything.\nuser %s\ntopic readwrite gk/#\n"
-    return DEVICE_ACL + gateway_block % gateway_user
+    text = DEVICE_ACL + (
+        "\n# The gateway relays and orders everything.\nuser %s\ntopic readwrite gk/#\n"
+        % gateway_user)
+    if operator_user is not None:
+        check_device_id(operator_user)
+        text += ("\n# The operator: offers in, genesis entries and invitations out.\n"
+                 "user %s\ntopic readwrite gk/+/admin/#\ntopic read gk/+/epoch\n"
+                 % operator_user)
+    return text
 
 
 def password_text(credentials: dict[str, str]) -> str:
@@ -96,20 +105,25 @@ def mosquitto_passwd_binary() -> str:
 
 def write_broker_files(directory: Path, port: int, devices: dict[str, str],
                        gateway: tuple[str, str], bind: str = "127.0.0.1",
-                       extra_lines: tuple[str, ...] = ()) -> dict[str, Path]:
-    """Write mosquitto.conf, passwords (hashed) and acl into ``directory``; return paths."""
+                       extra_lines: tuple[str, ...] = (),
+                       operator: tuple[str, str] | None = None) -> dict[str, Path]:
+    """Write mosquitto.conf, passwords (hashed) and acl into ``directory``; return paths.
+    ``gateway`` and ``operator`` are (user, password)."""
+    gateway_user, gateway_secret = gateway
+    services = {gateway_user: gateway_secret}
+    if operator is not None:
+        services[operator[0]] = operator[1]
+    if set(services) & set(devices) or len(services) < 1 + (operator is not None):
+        raise ConfigError("gateway, operator and device user names must all differ")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    gateway_user, gateway_secret = gateway
-    if gateway_user in devices:
-        raise ConfigError("the gateway user must not also be a device")
     paths = {"config": directory / "mosquitto.conf", "passwords": directory / "passwords",
              "acl": directory / "acl", "log": directory / "mosquitto.log"}
-    paths["passwords"].write_text(password_text({**devices, gateway_user: gateway_secret}))
+    paths["passwords"].write_text(password_text({**devices, **services}))
     os.chmod(paths["passwords"], 0o600)
     subprocess.run([mosquitto_passwd_binary(), "-U", str(paths["passwords"])], check=True,
                    capture_output=True)
-    paths["acl"].write_text(acl_text(gateway_user))
+    paths["acl"].write_text(acl_text(gateway_user, operator[0] if operator else None))
     os.chmod(paths["acl"], 0o600)
     text = broker_text(port, paths["passwords"], paths["acl"], bind, paths["log"])
     paths["config"].write_text(text + "".join(line + "\n" for line in extra_lines))

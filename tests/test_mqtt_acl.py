@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import time
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
@@ -19,13 +20,14 @@ pytestmark = pytest.mark.timeout(60)
 
 DEVICES = {"dev-a": "secret-a", "dev-b": "secret-b"}
 GATEWAY = ("gateway", "secret-gateway")
+OPERATOR = ("operator", "secret-operator")
 
 
 @pytest.fixture
 def secured(tmp_path):
     port = free_port()
     paths = write_broker_files(tmp_path / "broker", port, DEVICES, GATEWAY,
-                               extra_lines=(run_as_me(),))
+                               extra_lines=(run_as_me(),), operator=OPERATOR)
     broker = Broker(tmp_path / "broker", port=port, config_path=paths["config"])
     broker.start()
     yield broker
@@ -76,6 +78,9 @@ def test_device_id_rules():
         with pytest.raises(ConfigError):
             check_device_id(bad)
     assert "user gateway\ntopic readwrite gk/#" in acl_text("gateway")
+    assert "user op\ntopic readwrite gk/+/admin/#" in acl_text("gateway", "op")
+    with pytest.raises(ConfigError):
+        write_broker_files(Path("/nonexistent-groupkey"), 1, {"gateway": "x"}, GATEWAY)
 
 
 def test_device_publishes_only_as_itself(secured):
@@ -90,6 +95,25 @@ def test_device_publishes_only_as_itself(secured):
     assert sorted(topic for topic, _ in gateway.received()) == sorted(allowed)
     gateway.close()
     device_a.close()
+
+
+def test_admin_topics_belong_to_operator_and_gateway(secured):
+    gateway = Session(secured.port, *GATEWAY, subscribe=("gk/#",))
+    operator = Session(secured.port, *OPERATOR, subscribe=("gk/#",))
+    device_a = Session(secured.port, "dev-a", "secret-a", subscribe=("gk/#",))
+    time.sleep(0.3)
+    operator.publish("gk/g1/admin/invite", b"invitation")
+    operator.publish("gk/g1/epoch", b"forged epoch")  # read-only for the operator
+    device_a.publish("gk/g1/admin/entry", b"forged entry")
+    gateway.publish("gk/g1/admin/offer", b"offer")
+    gateway.publish("gk/g1/epoch", b"final")
+    assert sorted(t for t, _ in gateway.received()) == [
+        "gk/g1/admin/invite", "gk/g1/admin/offer", "gk/g1/epoch"]
+    assert sorted(t for t, _ in operator.received()) == [
+        "gk/g1/admin/invite", "gk/g1/admin/offer", "gk/g1/epoch"]
+    assert [m for m in device_a.received()] == [("gk/g1/epoch", b"final")]
+    for session in (gateway, operator, device_a):
+        session.close()
 
 
 def test_device_reads_only_its_own_responses(secured):

@@ -42,6 +42,12 @@ def all_presence(group_id):
     return "%s/%s/presence/+" % (PREFIX, group_id)
 
 
+def admin(group_id, name):
+    """Operator <-> gateway (docs/e2e.md): ``offer`` (gateway -> operator), ``entry`` and
+    ``invite`` (operator -> gateway). Devices can neither read nor write these."""
+    return "%s/%s/admin/%s" % (PREFIX, group_id, name)
+
+
 def device_of(topic):
     """The device id at the end of a per-device topic (presence, req, resp, msg)."""
     return topic.rsplit("/", 1)[-1]
