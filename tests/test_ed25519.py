@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupkey.crypto import backend, ed25519, edwards25519
+from groupkey.crypto import edwards25519_multiply as multiply
 from groupkey.crypto.errors import BadSignature, CryptoError, InvalidInput
 
 P = 2**255 - 19
@@ -118,7 +119,7 @@ def test_inverse_matches_pow():
 
 
 def test_comb_table_entries():
-    rows = edwards25519.base_table()
+    rows = multiply.base_table()
     assert len(rows) == 2 and all(len(row) == 16 for row in rows)
     for block in range(2):
         for index in range(16):
@@ -151,7 +152,7 @@ def affine(point):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=0, max_value=2**256 - 1))
 def test_base_multiply_matches_pycryptodome(scalar):
-    result = edwards25519.base_multiply(scalar)
+    result = multiply.base_multiply(scalar)
     if scalar % L:
         assert affine(result) == pycryptodome_point(scalar % L)
     else:
@@ -168,21 +169,29 @@ def test_base_multiply_matches_pycryptodome(scalar):
     st.integers(min_value=1, max_value=L - 1),
 )
 def test_double_multiply_matches_pycryptodome(s, k, a):
-    point_a = edwards25519.base_multiply(a)
-    result = edwards25519.run(
-        edwards25519.double_multiply_steps(s, k, edwards25519.odd_multiples(point_a))
+    point_a = multiply.base_multiply(a)
+    result = multiply.run(
+        multiply.double_multiply_steps(s, k, multiply.odd_multiples(point_a))
     )
     expected = (s - k * a) % L
     if expected:
         assert affine(result) == pycryptodome_point(expected)
     else:
         assert edwards25519.is_identity(result)
+    # the split form used by a cached VerifyingKey: k = k0 + 2^128 k1 with a table of 2^128 A
+    high = naive_multiply(1 << 128, point_a)
+    split = multiply.run(
+        multiply.double_multiply_steps(
+            s, k, multiply.odd_multiples(point_a), multiply.odd_multiples(high)
+        )
+    )
+    assert edwards25519.equal(split, result)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=1, max_value=L - 1))
 def test_encode_decode_round_trip(scalar):
-    point = edwards25519.base_multiply(scalar)
+    point = multiply.base_multiply(scalar)
     encoded = edwards25519.encode(point)
     decoded = edwards25519.decode(encoded)
     assert decoded is not None and edwards25519.equal(decoded, point)
@@ -225,6 +234,7 @@ def test_random_differential_against_pycryptodome(pure):
         signature = ed25519.sign(seed, message)
         assert signature == pycryptodome_sign(seed, message), case
         assert ed25519.SigningKey(seed).sign(message) == signature
+        verifying_key = ed25519.VerifyingKey(public)  # reused: later calls take the split path
         tampered = [
             (public, message, signature),
             (public, flip_bit(message, rng.randrange(8 * len(message))) if message else b"\x00",
@@ -244,6 +254,8 @@ def test_random_differential_against_pycryptodome(pure):
             finally:
                 backend.use("pure")
             assert ed25519.is_valid(key, data, candidate) == theirs
+            if key == public:
+                assert verifying_key.is_valid(data, candidate) == theirs, case
             outcomes[ours] += 1
     # the tampering produced every kind of outcome, so the comparison covered them all
     assert all(count > 0 for count in outcomes.values()), outcomes
@@ -341,7 +353,7 @@ def test_keys_cache_and_steps_yield(pure):
         assert stop.value is None
     assert yields >= 8
     with pytest.raises(BadSignature):
-        edwards25519.run(ed25519.verify_steps(key.public_key, message + b"!", signature))
+        multiply.run(ed25519.verify_steps(key.public_key, message + b"!", signature))
     assert verifying_key.is_valid(message, signature)
     assert not verifying_key.is_valid(message + b"!", signature)
 
