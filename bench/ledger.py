@@ -130,7 +130,9 @@ def _bundle_fixture():
 MICROPYTHON_SCRIPT = """
 import gc, json, sys, time
 sys.path.insert(0, sys.argv[3])
+gc.collect()  # collect between imports: the 96K heap fragments otherwise
 from groupkey.crypto import ed25519
+gc.collect()
 # Build the lazily made fixed-base table first (a device that signs has it already); the
 # heap then fragments less than when it is built in the middle of the first verify.
 ed25519.public_key(bytes(32))
@@ -167,11 +169,16 @@ entry_hash = entry.decode(raw).entry_hash()
 def inclusion_only():
     merkle.verify_inclusion(entry_hash, first.leaf_index, first.checkpoint.tree_size,
                             first.path, first.checkpoint.root)
-result = {"bundle_ms": measure(full_bundle), "receipt_ms": measure(one_receipt),
-          "inclusion_ms": measure(inclusion_only)}
-gc.collect()
-result["mem_free"] = gc.mem_free()
-print(json.dumps(result))
+if len(sys.argv) > 4:  # instruction counting: run the bundle check N times, no timing
+    for _ in range(int(sys.argv[4])):
+        full_bundle()
+    print(json.dumps({"done": int(sys.argv[4])}))
+else:
+    result = {"bundle_ms": measure(full_bundle), "receipt_ms": measure(one_receipt),
+              "inclusion_ms": measure(inclusion_only)}
+    gc.collect()
+    result["mem_free"] = gc.mem_free()
+    print(json.dumps(result))
 """
 
 
@@ -257,6 +264,24 @@ def _signature_share(options):
     ]
 
 
+def _instructions(script_path, fixture_path, compiled, heap, options):
+    """x86 instructions per bundle check under callgrind, by the difference method: the
+    script run with the check repeated 2 times minus the same script with 0 repetitions."""
+    totals = []
+    for repetitions in (0, 2):
+        argv = (["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                 sys.executable] + micropython.command(script_path, [
+                     fixture_path, 1, compiled, repetitions], heap))
+        process = subprocess.run(argv, capture_output=True, text=True, check=False,
+                                 timeout=900, env=micropython.micropython_env())
+        found = [line for line in process.stderr.splitlines() if "Collected :" in line]
+        if process.returncode != 0 or not found:
+            options.error("ledger: callgrind run failed: " + process.stderr[-300:])
+            return None
+        totals.append(int(found[-1].split(":")[-1].strip()))
+    return (totals[1] - totals[0]) / 2
+
+
 def run(options):
     """Ledger suite (see the module docstring)."""
     from groupkey.crypto import backend
@@ -296,21 +321,33 @@ def run(options):
             handle.write(MICROPYTHON_SCRIPT)
         compiled = os.path.join(directory, "compiled")
         _precompile(compiled)
-        outcome = micropython.run(script_path, [fixture_path, repetitions, compiled],
-                                  heap="96K")
-        measured = outcome.last_json() if outcome.ok else None
-        if measured is None:
-            options.error("ledger: MicroPython bundle check failed: " + outcome.describe())
-        else:
-            results.append(make_result("ledger/bundle_t2_1M", "micropython", TREE_SIZE,
-                                       "time_per_op", measured["bundle_ms"], "ms",
+        measured, heap = None, None
+        for heap in ("96K", "128K"):
+            outcome = micropython.run(script_path, [fixture_path, repetitions, compiled],
+                                      heap=heap)
+            measured = outcome.last_json() if outcome.ok else None
+            if measured is not None:
+                break
+            options.error("ledger: MicroPython bundle check failed at -X heapsize=%s: %s"
+                          % (heap, outcome.describe()))
+        if measured is not None and not options.quick and shutil.which("valgrind"):
+            count = _instructions(script_path, fixture_path, compiled, heap, options)
+            if count is not None:
+                results.append(make_result("ledger/bundle_t2_1M", "micropython", TREE_SIZE,
+                                           "instructions_per_op", count, "instructions"))
+        if measured is not None:
+            suffix = "" if heap == "96K" else "@" + heap
+            results.append(make_result("ledger/bundle_t2_1M" + suffix, "micropython",
+                                       TREE_SIZE, "time_per_op", measured["bundle_ms"], "ms",
                                        target=TARGET_BUNDLE_MS))
-            results.append(make_result("ledger/receipt_t1_1M", "micropython", TREE_SIZE,
-                                       "time_per_op", measured["receipt_ms"], "ms"))
-            results.append(make_result("ledger/inclusion_1M", "micropython", TREE_SIZE,
-                                       "time_per_op", measured["inclusion_ms"], "ms"))
-            results.append(make_result("ledger/bundle_t2_1M", "micropython", TREE_SIZE,
-                                       "heap_free_after", measured["mem_free"], "bytes"))
+            results.append(make_result("ledger/receipt_t1_1M" + suffix, "micropython",
+                                       TREE_SIZE, "time_per_op", measured["receipt_ms"], "ms"))
+            results.append(make_result("ledger/inclusion_1M" + suffix, "micropython",
+                                       TREE_SIZE, "time_per_op", measured["inclusion_ms"],
+                                       "ms"))
+            results.append(make_result("ledger/bundle_t2_1M" + suffix, "micropython",
+                                       TREE_SIZE, "heap_free_after", measured["mem_free"],
+                                       "bytes"))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return results
