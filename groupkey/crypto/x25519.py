@@ -136,8 +136,22 @@ def _double_three_times(x, z):
 
 
 def _square_times(value, count):
-    for _ in range(count):
-        value = _reduce(value * value)
+    """value ** (2 ** count), reduced below 2**255 + 2**23 (count >= 1).
+
+    Squarings alternate one fold (to below 2**260) and two folds, which is enough to keep the
+    value from growing and saves one fold in two.
+    """
+    mask = _MASK
+    for _ in range(count >> 1):
+        value = value * value
+        value = (value >> 255) * 19 + (value & mask)
+        value = value * value
+        value = (value >> 255) * 19 + (value & mask)
+        value = (value >> 255) * 19 + (value & mask)
+    if count & 1:
+        value = value * value
+        value = (value >> 255) * 19 + (value & mask)
+        value = (value >> 255) * 19 + (value & mask)
     return value
 
 
@@ -145,20 +159,42 @@ def _multiply(a, b):
     return _reduce(a * b)
 
 
+# Addition chain for p - 2 = 32 * (2**250 - 1) + 11, as (base, squarings, factor) rows over
+# a list of powers of z that starts as [z]: row n appends power[base] ** (2**squarings) *
+# power[factor], with factor None for a plain squaring. 254 squarings and 11 products.
+_INVERSION_CHAIN = (
+    (0, 1, None),  # 1: z ** 2
+    (1, 2, 0),  # 2: z ** 9
+    (2, 0, 1),  # 3: z ** 11
+    (3, 1, 2),  # 4: z ** (2**5 - 1)
+    (4, 5, 4),  # 5: z ** (2**10 - 1)
+    (5, 10, 5),  # 6: z ** (2**20 - 1)
+    (6, 20, 6),  # 7: z ** (2**40 - 1)
+    (7, 10, 5),  # 8: z ** (2**50 - 1)
+    (8, 50, 8),  # 9: z ** (2**100 - 1)
+    (9, 100, 9),  # 10: z ** (2**200 - 1)
+    (10, 50, 8),  # 11: z ** (2**250 - 1)
+    (11, 5, 3),  # 12: z ** (2**255 - 21) = z ** (p - 2)
+)
+
+
+def _invert_rows(powers, first, stop):
+    """Evaluate rows first..stop-1 of the inversion chain, appending to ``powers``."""
+    for row in range(first, stop):
+        base, squarings, factor = _INVERSION_CHAIN[row]
+        value = powers[base]
+        if squarings:
+            value = _square_times(value, squarings)
+        if factor is not None:
+            value = _multiply(value, powers[factor])
+        powers.append(value)
+
+
 def _invert(z):
-    """z ** (p - 2) modulo p (not fully reduced); p - 2 = 32 * (2**250 - 1) + 11."""
-    z2 = _multiply(z, z)
-    z9 = _multiply(_square_times(z2, 2), z)
-    z11 = _multiply(z9, z2)
-    z_5 = _multiply(_multiply(z11, z11), z9)  # z ** (2**5 - 1)
-    z_10 = _multiply(_square_times(z_5, 5), z_5)  # z ** (2**10 - 1)
-    z_20 = _multiply(_square_times(z_10, 10), z_10)
-    z_40 = _multiply(_square_times(z_20, 20), z_20)
-    z_50 = _multiply(_square_times(z_40, 10), z_10)
-    z_100 = _multiply(_square_times(z_50, 50), z_50)
-    z_200 = _multiply(_square_times(z_100, 100), z_100)
-    z_250 = _multiply(_square_times(z_200, 50), z_50)
-    return _multiply(_square_times(z_250, 5), z11)
+    """z ** (p - 2) modulo p (below 2**255 + 2**23, not fully reduced)."""
+    powers = [z]
+    _invert_rows(powers, 0, len(_INVERSION_CHAIN))
+    return powers[-1]
 
 
 def _start(scalar, u_coordinate):
@@ -170,7 +206,11 @@ def _start(scalar, u_coordinate):
 
 def _finish(state):
     x, z = _double_three_times(state[0], state[1])
-    result = _multiply(x, _invert(z)) % P
+    return _encode(x, _invert(z))
+
+
+def _encode(x, inverse_z):
+    result = _multiply(x, inverse_z) % P
     if result == 0:
         raise ZeroSharedSecret("x25519: all-zero shared secret")
     return result.to_bytes(32, "little")
@@ -237,8 +277,9 @@ def public_key(private):
 def x25519_steps(scalar, u_coordinate, steps_per_yield=16, pause=None):
     """Generator computing x25519(scalar, u_coordinate); ``return``s the 32-byte result.
 
-    It yields after every ``steps_per_yield`` ladder steps (255 steps in all) and once before
-    the final inversion, which costs about as much as 25 steps. Use
+    It yields after every ``steps_per_yield`` ladder steps (252 of the 255 steps depend on the
+    scalar) and three times inside the final inversion (which costs about as much as 25
+    steps), so no stretch between yields is longer than about 10 steps or steps_per_yield. Use
     ``result = yield from x25519_steps(...)`` in a generator, or ``run_to_completion``.
 
     MicroPython's asyncio ignores bare yields (a task that yields None is never resumed), so
@@ -257,7 +298,21 @@ def x25519_steps(scalar, u_coordinate, steps_per_yield=16, pause=None):
             yield
         else:
             yield from pause()
-    return _finish(state)
+    x, z = _double_three_times(state[0], state[1])
+    powers = [z]
+    for first, stop in _INVERSION_PAUSES:
+        _invert_rows(powers, first, stop)
+        if stop < len(_INVERSION_CHAIN):
+            if pause is None:
+                yield
+            else:
+                yield from pause()
+    return _encode(x, powers[-1])
+
+
+# Where x25519_steps pauses inside the inversion: after rows 0-7 (49 squarings), row 8 (50)
+# and row 9 (100); rows 10-11 (55) finish. No part costs more than about 10 ladder steps.
+_INVERSION_PAUSES = ((0, 8), (8, 9), (9, 10), (10, 12))
 
 
 def run_to_completion(generator):
