@@ -35,6 +35,8 @@ Heap: one output bytearray plus three 16-byte bytearrays (CBC-MAC state, counter
 keystream block), reused for every block; the input is read in place, never sliced.
 """
 
+import sys
+
 from groupkey.crypto import aes_block, backend
 from groupkey.crypto.ct import bytes_eq
 from groupkey.crypto.errors import AuthenticationFailed, InvalidInput
@@ -44,6 +46,9 @@ NONCE_MIN_LENGTH = 7
 NONCE_MAX_LENGTH = 13
 BLOCK_SIZE = 16
 CHUNK = 64  # bytes handed to the AES library per call (4 blocks)
+
+_BUFFER_TYPES = (bytes, bytearray, memoryview)
+_MICROPYTHON = sys.implementation.name == "micropython"
 
 _AAD_SHORT_LIMIT = 0xFF00  # 2**16 - 2**8: below this, the AAD length takes two bytes
 _AAD_MEDIUM_LIMIT = 1 << 32
@@ -58,7 +63,7 @@ def encrypt(key, nonce, plaintext, aad=b"", tag_length=16):
     _check_parameters(key, nonce, plaintext, aad, tag_length)
     length = len(plaintext)
     _check_payload_length(nonce, length)
-    if backend.fast():
+    if not _MICROPYTHON and backend.fast():
         return _encrypt_pycryptodome(key, nonce, plaintext, aad, tag_length)
     mac = _CbcMac(key)
     _authenticate_header(mac, nonce, length, aad, tag_length)
@@ -86,7 +91,7 @@ def decrypt(key, nonce, ciphertext_and_tag, aad=b"", tag_length=16):
     if length < 0:
         raise AuthenticationFailed()
     _check_payload_length(nonce, length)
-    if backend.fast():
+    if not _MICROPYTHON and backend.fast():
         return _decrypt_pycryptodome(key, nonce, ciphertext_and_tag, aad, tag_length)
     encrypt_blocks = aes_block.new(key)
     output = bytearray(length)
@@ -107,17 +112,18 @@ def decrypt(key, nonce, ciphertext_and_tag, aad=b"", tag_length=16):
 
 
 def _check_parameters(key, nonce, data, aad, tag_length):
-    for name, value in (("key", key), ("nonce", nonce), ("data", data), ("aad", aad)):
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise InvalidInput("AES-CCM: %s must be bytes, bytearray or memoryview" % name)
+    if not (
+        isinstance(key, _BUFFER_TYPES) and isinstance(nonce, _BUFFER_TYPES)
+        and isinstance(data, _BUFFER_TYPES) and isinstance(aad, _BUFFER_TYPES)
+    ):
+        raise InvalidInput("AES-CCM: key, nonce, data and aad must be bytes-like buffers")
     if len(key) not in aes_block.KEY_LENGTHS:
         raise InvalidInput("AES-CCM: key must be 16 or 32 bytes (24 where supported)")
     if not NONCE_MIN_LENGTH <= len(nonce) <= NONCE_MAX_LENGTH:
         raise InvalidInput("AES-CCM: nonce must be 7..13 bytes, got %d" % len(nonce))
     if not isinstance(tag_length, int) or tag_length not in TAG_LENGTHS:
         raise InvalidInput("AES-CCM: tag_length must be one of 4, 6, 8, 10, 12, 14, 16")
-    if len(aad) >= 1 << 64:
-        raise InvalidInput("AES-CCM: aad must be shorter than 2**64 bytes")
+    # aad needs no check: no Python object reaches 2**64 bytes, the limit of its encoding.
 
 
 def _check_payload_length(nonce, length):
@@ -134,27 +140,31 @@ def _authenticate_header(mac, nonce, payload_length, aad, tag_length):
     """Feed B0 and the length-prefixed, zero-padded aad into the CBC-MAC (SP 800-38C A.2)."""
     nonce_length = len(nonce)
     length_field = 15 - nonce_length
-    first_block = bytearray(BLOCK_SIZE)
-    first_block[0] = ((tag_length - 2) // 2) << 3 | (length_field - 1)
-    if len(aad):
-        first_block[0] |= 0x40
-    first_block[1 : 1 + nonce_length] = nonce
+    aad_length = len(aad)
+    # B0, then (when there is aad) its length encoding, in one buffer and one absorb
+    if not aad_length:
+        header = bytearray(BLOCK_SIZE)
+    elif aad_length < _AAD_SHORT_LIMIT:
+        header = bytearray(BLOCK_SIZE + 2)
+        header[16:18] = aad_length.to_bytes(2, "big")
+    elif aad_length < _AAD_MEDIUM_LIMIT:
+        header = bytearray(BLOCK_SIZE + 6)
+        header[16:22] = b"\xff\xfe" + aad_length.to_bytes(4, "big")
+    else:
+        header = bytearray(BLOCK_SIZE + 10)
+        header[16:26] = b"\xff\xff" + aad_length.to_bytes(8, "big")
+    header[0] = ((tag_length - 2) // 2) << 3 | (length_field - 1)
+    if aad_length:
+        header[0] |= 0x40
+    header[1 : 1 + nonce_length] = nonce
     value = payload_length
     for index in range(15, nonce_length, -1):
-        first_block[index] = value & 0xFF
+        header[index] = value & 0xFF
         value >>= 8
-    mac.absorb(first_block)
-    aad_length = len(aad)
-    if not aad_length:
-        return
-    if aad_length < _AAD_SHORT_LIMIT:
-        mac.absorb(aad_length.to_bytes(2, "big"))
-    elif aad_length < _AAD_MEDIUM_LIMIT:
-        mac.absorb(b"\xff\xfe" + aad_length.to_bytes(4, "big"))
-    else:
-        mac.absorb(b"\xff\xff" + aad_length.to_bytes(8, "big"))
-    mac.absorb(aad)
-    mac.pad()
+    mac.absorb(header)
+    if aad_length:
+        mac.absorb(aad)
+        mac.pad()
 
 
 class _CbcMac:
