@@ -130,14 +130,14 @@ def _bundle_fixture():
 MICROPYTHON_SCRIPT = """
 import gc, json, sys, time
 sys.path.insert(0, sys.argv[3])
-gc.collect()  # collect between imports: the 96K heap fragments otherwise
+gc.collect()  # import on a clean heap, small modules first: the 96K heap fragments otherwise
+from groupkey.ledger import entry, merkle, receipt
+gc.collect()
 from groupkey.crypto import ed25519
 gc.collect()
-# Build the lazily made fixed-base table first (a device that signs has it already); the
-# heap then fragments less than when it is built in the middle of the first verify.
+# Build the lazily made fixed-base table before the measurement (a device that signs has it
+# already), so the first verify does not pay for it.
 ed25519.public_key(bytes(32))
-gc.collect()
-from groupkey.ledger import entry, merkle, receipt
 gc.collect()
 with open(sys.argv[1], "rb") as handle:
     def chunk():
