@@ -73,7 +73,8 @@ def micropython_results(name, n, options):
     repetitions = 3 if options.quick else 9
     sample_us = 5000 if options.quick else 20000
     bench = bench_name(name, "pure")
-    run = micropython.run("crypto_run.py", ["time", name, n, repetitions, sample_us])
+    run = micropython.run("crypto_run.py", ["time", name, n, repetitions, sample_us],
+                          precompiled=options.precompiled)
     data = run.last_json() if run.ok else None
     if data is not None and "skip" in data:
         options.note("crypto: %s skipped on MicroPython: %s" % (bench, data["skip"]))
@@ -94,7 +95,8 @@ def micropython_results(name, n, options):
 def heap_results(bench, name, n, options):
     """peak_heap, free_heap, alloc_per_op and (not with --quick) min_heap of one operation."""
     results = []
-    free = micropython.run("crypto_run.py", ["free", name, n]).last_json()
+    free = micropython.run("crypto_run.py", ["free", name, n],
+                           precompiled=options.precompiled).last_json()
     free_bytes = None
     if free and "free_bytes" in free:
         free_bytes = free["free_bytes"]
@@ -102,7 +104,8 @@ def heap_results(bench, name, n, options):
         options.log("  %s: %d bytes free at %s after imports, largest block %d"
                     % (bench, free_bytes, micropython.DEFAULT_HEAP,
                        free["largest_block_bytes"]))
-    peak = micropython.run("crypto_run.py", ["peak", name, n], heap=PEAK_SEARCH_HEAP)
+    peak = micropython.run("crypto_run.py", ["peak", name, n], heap=PEAK_SEARCH_HEAP,
+                           precompiled=options.precompiled)
     data = peak.last_json()
     if data and data.get("peak_bytes", -1) >= 0:
         # Target: the operation fits in what its imports and inputs leave free at 96 KB.
@@ -110,7 +113,8 @@ def heap_results(bench, name, n, options):
                                    "bytes", free_bytes))
     else:
         options.error("crypto: %s peak heap search failed: %s" % (bench, peak.describe()))
-    alloc = micropython.run("crypto_run.py", ["alloc", name, n], heap=ALLOC_HEAP).last_json()
+    alloc = micropython.run("crypto_run.py", ["alloc", name, n], heap=ALLOC_HEAP,
+                            precompiled=options.precompiled).last_json()
     if alloc and "alloc_bytes" in alloc:
         results.append(make_result(bench, "micropython", n, "alloc_per_op",
                                    alloc["alloc_bytes"], "bytes"))
@@ -121,7 +125,7 @@ def heap_results(bench, name, n, options):
         return results
     options.log("  %s: scanning heap sizes down from %d KB" % (bench, HEAP_CAP_KB))
     smallest = micropython.smallest_heap_kb("crypto_run.py", ["heap", name, n, 1],
-                                            top=HEAP_CAP_KB)
+                                            top=HEAP_CAP_KB, precompiled=options.precompiled)
     if smallest is None:
         options.error("crypto: %s fails with a %d KB heap" % (bench, HEAP_CAP_KB))
     else:

