@@ -69,6 +69,10 @@ class Simulation:
 
         ``merged`` is another Simulation whose tree the operations merge in (its members then
         join this group through welcomes)."""
+        return self.deliver(self.build(operations), merged)
+
+    def build(self, operations):
+        """Collect every contribution of a transition (sponsors keep their pending secret)."""
         data = self.state.prepare(operations)
         while True:
             request = self.state.sponsor_request(data)
@@ -85,6 +89,10 @@ class Simulation:
                 data, _ = sponsor.run_steps(sponsor.contribute_steps(
                     decoded, public, joiner.seed, secret))
                 joiner.secret = secret
+        return data
+
+    def deliver(self, data, merged=None):
+        """Apply a complete transition to the public state and every member; returns it."""
         new_state = self.state.apply(data)
         self.last_bytes = {}
         for public in list(self.members):
