@@ -1,10 +1,11 @@
 """Differential, tamper, parameter and property tests for groupkey.crypto.aes_ccm.
 
 Reference: pycryptodome's own AES MODE_CCM (Crypto.Cipher.AES), which shares no code with the
-hand-built CCM of the "pure" path (that path only borrows pycryptodome's single-block ECB on
-CPython). Random cases come from seeded generators, so a failure is reproducible. The
-MicroPython tests build cases and expected answers here, stream them one JSON line at a time
-into the real interpreter (96K heap), and compare.
+hand-built CCM of the "pure" path (that path borrows only pycryptodome's AES in ECB and CBC
+mode on CPython, as it borrows cryptolib's on MicroPython). Random cases come from seeded
+generators, so a failure is reproducible. The MicroPython tests build cases and expected
+answers here, stream them one JSON line at a time into the real interpreter (96K heap), and
+compare.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from Crypto.Cipher import AES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groupkey.crypto import aes_ccm, backend
+from groupkey.crypto import aes_block, aes_ccm, backend
 from groupkey.crypto.errors import AuthenticationFailed, InvalidInput
 
 TAG_LENGTHS = (4, 6, 8, 10, 12, 14, 16)
@@ -233,6 +234,26 @@ def test_payload_length_limit_follows_the_nonce_length(crypto_backend):
                            b"") == bytes(65536)
 
 
+def test_block_adapter_key_lengths_and_chaining():
+    assert [aes_block.supports_key_length(n) for n in (15, 16, 24, 32, 33)] == [
+        False, True, True, True, False]
+    with pytest.raises(InvalidInput):
+        aes_block.new(bytes(20))
+    with pytest.raises(InvalidInput):
+        aes_block.new_chain(bytes(20))
+    # the chain carries on across calls and may run in place: 3 calls == one CBC pass
+    key, data = bytes(range(32)), bytes(range(48))
+    chain = aes_block.new_chain(key)
+    buffer = bytearray(data)
+    for start in (0, 16, 32):
+        view = memoryview(buffer)[start : start + 16]
+        chain(view, view)
+    assert bytes(buffer) == AES.new(key, AES.MODE_CBC, iv=bytes(16)).encrypt(data)
+    blocks = bytearray(48)
+    aes_block.new(key)(data, blocks)
+    assert bytes(blocks) == AES.new(key, AES.MODE_ECB).encrypt(data)
+
+
 def test_empty_plaintext_and_aad_give_a_bare_tag(crypto_backend):
     sealed = aes_ccm.encrypt(bytes(16), bytes(7), b"", b"", 4)
     assert len(sealed) == 4
@@ -381,7 +402,7 @@ def test_micropython_agrees_with_pycryptodome(micropython):
 
 MICROPYTHON_PARAMETERS = """
 import json
-from groupkey.crypto import aes_ccm
+from groupkey.crypto import aes_block, aes_ccm
 from groupkey.crypto.errors import AuthenticationFailed, InvalidInput
 
 def outcome(function, *args):
@@ -405,6 +426,8 @@ results = {
     "text_key": outcome(aes_ccm.encrypt, "0123456789abcdef", bytes(13), b"x"),
     "short_input": outcome(aes_ccm.decrypt, key, bytes(13), bytes(3), b"", 4),
     "payload_limit": outcome(aes_ccm.encrypt, key, bytes(13), bytes(65536)),
+    "supports_24": aes_block.supports_key_length(24),
+    "supports_32": aes_block.supports_key_length(32),
 }
 print(json.dumps(results))
 """
@@ -422,6 +445,8 @@ def test_micropython_parameter_errors(micropython):
     # cryptolib of the unix port has no AES-192: a clear InvalidInput, never a crash
     assert results["key_24"].startswith("InvalidInput: "), results["key_24"]
     assert "24-byte" in results["key_24"]
+    assert results["supports_24"] is False
+    assert results["supports_32"] is True
 
 
 MICROPYTHON_HEAP_PROBE = """

@@ -1,9 +1,9 @@
 """AES-CCM authenticated encryption (NIST SP 800-38C, RFC 3610), built on the AES block.
 
 Stock MicroPython on the ESP32 offers AES only as ``cryptolib.aes`` in ECB/CBC mode, so CCM is
-built here from the single-block forward cipher (groupkey.crypto.aes_block). On CPython the
-``pycryptodome`` backend (groupkey.crypto.backend) sends the same calls to pycryptodome's own
-MODE_CCM; tests require byte-identical output from both paths.
+built here on the forward cipher (groupkey.crypto.aes_block: ECB blocks for the counters, the
+CBC chain for the MAC). On CPython the ``pycryptodome`` backend (groupkey.crypto.backend) sends
+the same calls to pycryptodome's own MODE_CCM; tests require byte-identical output.
 
 API::
 
@@ -31,8 +31,11 @@ Formatting (SP 800-38C appendix A.2), with t = tag_length, q = 15 - len(nonce)::
     Ctr_i  = (q-1) || nonce || [i]_q                  S_i = E(K, Ctr_i)
     output = (plaintext XOR S_1 S_2 ...) || (CBC-MAC(B0 aad payload)[:t] XOR S_0[:t])
 
-Heap: one output bytearray plus three 16-byte bytearrays (CBC-MAC state, counter block,
-keystream block), reused for every block; the input is read in place, never sliced.
+Work is done CHUNK (64) bytes per library call: the MAC input is staged in a 64-byte buffer
+(or read in place when aligned) and run through the CBC chain; CTR encrypts 4 counter blocks
+per ECB call and XORs the 64 bytes as one big int (int.from_bytes / to_bytes are C code), so
+no Python loop touches every byte. Heap: the output bytearray (returned as a bytes copy) and a
+few buffers of at most 64 bytes; per-chunk temporaries are small garbage for the collector.
 """
 
 import sys
