@@ -4,7 +4,8 @@
     [ledger]   urls (every ledger node), threshold (receipts required; the genesis wins once
                known), timeout_s
     [groups]   names (topic level = group id bytes in UTF-8)
-    [timing]   batch_window_ms, presence_grace_s, sponsor_timeout_s, retry_delay_s
+    [timing]   batch_window_ms, presence_grace_s, sponsor_timeout_s, retry_delay_s,
+               catchup_window (epochs kept in memory for catch-up)
     [logging]  level, events (JSON event lines on stdout)
 """
 
@@ -19,7 +20,7 @@ DEFAULTS = {
     "ledger": {"urls": [], "threshold": 2, "timeout_s": 10.0},
     "groups": {"names": []},
     "timing": {"batch_window_ms": 200, "presence_grace_s": 60.0, "sponsor_timeout_s": 20.0,
-               "retry_delay_s": 1.0},
+               "retry_delay_s": 1.0, "catchup_window": 256},
     "logging": {"level": "INFO", "events": True},
 }
 

@@ -4,7 +4,8 @@ The gateway stores nothing. At start it reads the group log from the ledger node
 (``GET /v1/logs/group/<id>/<sequence>`` from 0 until no node has the next one), replays it:
 the genesis public state, then ``PublicGroupState.apply`` of each transition's TGDH bytes,
 checking each entry's previous hash, epoch and declared tree hash; and fetches the receipts of
-the last entry. Invitations found in transitions are kept (a removed member may rejoin).
+the last entry (and of the entries in the catch-up window). Invitations found in
+transitions are kept (a removed member may rejoin).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def rebuild(group, ledger) -> int:
         raise RebuildError("genesis public state is not epoch 0 of this group")
     previous, last_data, last, head = None, b"", raw, genesis_entry.entry_hash()
     invitations = {}
+    replayed = [(0, raw, state, b"")]
     sequence = 1
     while True:
         raw = await ledger.entry_at("group", group.group_id, sequence)
@@ -52,9 +54,15 @@ async def rebuild(group, ledger) -> int:
         for invitation in body.invitations:
             invitations[invitation.member] = invitation
         previous, state, last_data, last = state, new_state, body.tgdh, raw
+        replayed.append((sequence, raw, state, body.tgdh))
         head = entry.entry_hash()
         sequence += 1
     bundle = await ledger.receipts(head)
+    window = int(group.settings.timing.get("catchup_window", 256))
+    for epoch, raw_entry, epoch_state, data in replayed[-(window + 1):]:
+        epoch_bundle = bundle if epoch == state.epoch else await ledger.receipts(
+            entries.decode(raw_entry).entry_hash())
+        group.remember(epoch, raw_entry, epoch_bundle, epoch_state, data)
     group.genesis = genesis
     group.state, group.previous_state, group.last_data = state, previous, last_data
     group.last_entry, group.head, group.bundle = last, head, bundle

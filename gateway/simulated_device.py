@@ -52,11 +52,13 @@ class SimulatedDevice:
         self.head = entries.ZERO_HASH
         self.registered = False
         self.errors: list[tuple[int, str]] = []
+        self.leaf_proofs: list = []
         self.log: list[str] = []
         self.condition = threading.Condition()
         self.client: mqtt.Client | None = None
         self.answer_sponsor = True
         self.final_epoch = -1
+        self.ignore_updates = False  # tests: miss EPOCH messages (then catch up)
 
     # ------------------------------------------------------------------ MQTT
     def topic(self, kind: str) -> str:
@@ -182,6 +184,8 @@ class SimulatedDevice:
                     self.member is None or unsigned.sequence != self.member.epoch + 1):
                 raise DeviceError("refusing to sign an unexpected entry")
             self.send(relay.signed_entry(message.request_id, entries.sign(unsigned, self.seed)))
+        elif kind == relay.EPOCH and self.ignore_updates:
+            self.note("ignored an epoch update")
         elif kind == relay.EPOCH:
             decoded = self._bundle(message.entry, message.bundle)
             self._check_entry(decoded)
@@ -206,7 +210,9 @@ class SimulatedDevice:
                 self.errors.append((message.code, message.text.decode(errors="replace")))
                 self.condition.notify_all()
         elif kind == relay.LEAF_PROOF:
-            self.note("leaf_proof %d" % message.leaf)
+            with self.condition:
+                self.leaf_proofs.append(message)
+                self.condition.notify_all()
 
     def _sponsor(self, message) -> None:
         if not self.answer_sponsor:

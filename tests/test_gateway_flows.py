@@ -15,6 +15,7 @@ import pytest
 from gateway.localsystem import LocalSystem
 from gateway.operator import Operator
 from gateway.simulated_device import SimulatedDevice
+from groupkey import relay
 from groupkey.crypto import rng
 
 GRACE_S = 2.0
@@ -139,3 +140,85 @@ def test_refresh(system, fleet):
     assert_agree(fleet, event["epoch"], [d.device_id for d in members(fleet)])
     assert device.member.epoch_secret != before
 
+
+
+def test_catchup_after_missed_epoch(system, fleet):
+    late = fleet["dev-06"]
+    late.ignore_updates = True
+    fleet["dev-05"].refresh()
+    event = gateway_event(system, "epoch", lambda e: e["epoch"] == late.member.epoch + 1)
+    fleet["dev-05"].wait_epoch(event["epoch"])
+    assert late.member.epoch == event["epoch"] - 1
+    late.ignore_updates = False
+    late.catchup()
+    late.wait_epoch(event["epoch"])
+    for device in members(fleet):
+        device.wait_epoch(event["epoch"])
+    assert_agree(fleet, event["epoch"], [d.device_id for d in members(fleet)])
+
+
+def test_gateway_restart_rebuilds_from_the_ledger(system, fleet):
+    epoch = fleet["dev-01"].member.epoch
+    system.kill_gateway()
+    system.start_gateway()
+    rebuilt = gateway_event(system, "rebuilt")
+    assert rebuilt["epoch"] == epoch and rebuilt["members"] == len(members(fleet))
+    time.sleep(0.5)  # retained presence (identity map) arrives after the subscription
+    fleet["dev-04"].refresh()
+    for device in members(fleet):
+        device.wait_epoch(epoch + 1)
+    assert_agree(fleet, epoch + 1, [d.device_id for d in members(fleet)])
+
+
+def test_one_ledger_node_down(system, fleet):
+    epoch = fleet["dev-01"].member.epoch
+    system.kill_node(2)
+    try:
+        fleet["dev-02"].refresh()
+        event = gateway_event(system, "epoch", lambda e: e["epoch"] == epoch + 1)
+        assert event["receipts"] == 2
+        for device in members(fleet):
+            device.wait_epoch(epoch + 1)
+        assert_agree(fleet, epoch + 1, [d.device_id for d in members(fleet)])
+    finally:
+        system.start_node(2)
+
+
+def test_bad_inputs_get_an_error_and_never_crash(system, operator, fleet):
+    device = fleet["dev-02"]
+    device.send(b"\x07\x07garbage")
+    device.wait_error("malformed")
+    forged = bytearray(device.signed(relay.LEAVE))  # a broken signature
+    forged[-1] ^= 1
+    device.send(bytes(forged))
+    device.wait_error("bad signature")
+    outsider = fleet["dev-03"]  # left earlier
+    outsider.refresh()
+    outsider.wait_error("not a member")
+    device.send(bytes((1, 0x09)) + (999).to_bytes(4, "big"))  # WHO of an empty leaf
+    device.wait_error("no member at leaf")
+    device.send(bytes((1, 0x05)) + (12345).to_bytes(4, "big") + b"junk")  # stray answer
+    operator.publish("entry", b"\x01\xa1not an entry")
+    operator.publish("invite", b"\x01\xa2short")
+    # still serving: WHO of a real leaf gives a proof of that member
+    leaf = device.member.leaf
+    device.send(bytes((1, 0x09)) + leaf.to_bytes(4, "big"))
+    device.wait(lambda: device.leaf_proofs, 10, "given a leaf proof")
+    proof = device.leaf_proofs[-1]
+    assert proof.identity == device.identity and proof.epoch == device.member.epoch
+    assert system.gateway.running()
+
+
+def test_offline_past_grace_is_removed(system, fleet):
+    gone = fleet["dev-07"]
+    epoch = fleet["dev-01"].member.epoch
+    gone.power_off()
+    event = gateway_event(system, "epoch", lambda e: "dev-07" in e["removed"],
+                          timeout=GRACE_S + 20)
+    assert event["epoch"] == epoch + 1
+    gone.member = None
+    for device in members(fleet):
+        device.wait_epoch(epoch + 1)
+    assert_agree(fleet, epoch + 1, [d.device_id for d in members(fleet)])
+    timeout = system.gateway.named("presence_timeout")
+    assert timeout and timeout[-1]["device"] == "dev-07" and timeout[-1]["seconds"] >= GRACE_S
