@@ -76,7 +76,9 @@ async def _serve(app: web.Application, node, config) -> None:
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
-    executor = app["executor"]
+    from ledger_node.api import EXECUTOR
+
+    executor = app[EXECUTOR]
 
     async def call(function, *args):
         return await loop.run_in_executor(executor, function, *args)

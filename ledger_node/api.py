@@ -44,6 +44,10 @@ STATUS = {"accepted": 201, "duplicate": 200, "out_of_order": 409, "conflict": 40
 FAMILIES = {"identity": IDENTITY, "group": GROUP}
 
 
+NODE = web.AppKey("node", LedgerNode)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+
 class BadRequest(Exception):
     """Client error; becomes a 400 JSON response."""
 
@@ -119,9 +123,8 @@ def build_app(node: LedgerNode, batch_max: int = 256, name: str = "ledger") -> w
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-node")
     batcher = Batcher(node, executor, batch_max)
     app = web.Application(client_max_size=MAX_ENTRY + 1024, middlewares=[_errors])
-    app["node"] = node
-    app["executor"] = executor
-    app["batcher"] = batcher
+    app[NODE] = node
+    app[EXECUTOR] = executor
 
     async def call(function, *args):
         return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
