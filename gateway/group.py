@@ -270,29 +270,44 @@ class Group:
             return
         updates = self.catchup_updates(identity, epoch)
         if updates is None:
-            self.send_error(device, relay.ERROR_REJECTED, "not a member")
+            self.send_error(device, relay.ERROR_RETRY, "too far behind the catch-up window")
             return
         for message in updates:
             self.send(device, message)
         self.emit("catchup", device=device, from_epoch=epoch, to_epoch=self.state.epoch)
 
     def catchup_updates(self, identity: bytes, epoch: int) -> list[bytes] | None:
-        """EPOCH messages bringing a member from ``epoch`` to the current one, each with
-        its ledger entry and receipts (None when it was not a member all along or the
-        history window does not reach back that far).
+        """Messages bringing a member from ``epoch`` to the current one, each with its ledger
+        entry and receipts: a WELCOME of the transition it joined by when it reports an epoch
+        before that (its welcome was lost), then one EPOCH per missed epoch. None when the
+        history window does not reach back far enough.
 
         docs/e2e.md asks for ONE welcome here; groupkey.tgdh.Member.from_welcome accepts a
         welcome only for a joiner or a sponsor of that transition, so until the TGDH member
         can resynchronize from a co-path view the gateway replays the missed epochs."""
+        joined_at = self.state.epoch
+        while joined_at > 0:
+            before = self.history.get(joined_at - 1)
+            if before is None:
+                return None
+            if before[2].leaf_of(identity) is None:
+                break
+            joined_at -= 1
         messages = []
-        for number in range(epoch + 1, self.state.epoch + 1):
-            previous = self.history.get(number - 1)
-            current = self.history.get(number)
+        first = epoch + 1
+        if epoch < joined_at:
+            entry, bundle, state, data = self.history[joined_at]
+            if joined_at == 0:
+                messages.append(relay.genesis(entry, bundle))
+            else:
+                welcome = state.welcome(self.history[joined_at - 1][2], data, identity)
+                messages.append(relay.welcome(entry, bundle, welcome))
+            first = joined_at + 1
+        for number in range(first, self.state.epoch + 1):
+            previous, current = self.history.get(number - 1), self.history.get(number)
             if previous is None or current is None:
                 return None
             entry, bundle, state, data = current
-            if previous[2].leaf_of(identity) is None or state.leaf_of(identity) is None:
-                return None
             messages.append(relay.epoch_update(entry, bundle,
                                                state.member_update(previous[2], data, identity)))
         return messages
