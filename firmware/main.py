@@ -16,7 +16,7 @@ import asyncio  # noqa: E402
 
 from app import config as device_config  # noqa: E402
 from app.logger import log  # noqa: E402
-from app.member import PlaceholderMember  # noqa: E402
+from app.member import Member  # noqa: E402
 from app.runtime import Device  # noqa: E402
 from board import Board  # noqa: E402
 
@@ -30,6 +30,13 @@ def config_path():
     return (os.getenv("GROUPKEY_CONFIG") if hasattr(os, "getenv") else None) or "config.json"
 
 
+def _member_factory(board):
+    """The runtime builds the member; it also gets the board (sensor reading, flash dir)."""
+    def make(config, device_id, store, log):
+        return Member(config, device_id, store, log, board)
+    return make
+
+
 def main():
     """Load the configuration and run the device until it stops."""
     config = device_config.load(config_path())
@@ -37,7 +44,7 @@ def main():
     gc.collect()
     log("heap", {"free_at_start": _free_at_start, "free_after_imports": gc.mem_free()})
     try:
-        asyncio.run(Device(config, board, PlaceholderMember, log).run())
+        asyncio.run(Device(config, board, _member_factory(board), log).run())
     except Exception as exc:  # e.g. ConnectRefused: wrong credentials; retrying cannot help
         board.status("error")
         log("fatal", repr(exc))

@@ -1,0 +1,156 @@
+"""What a device checks before it accepts anything from the (untrusted) gateway.
+
+docs/e2e.md, flow 4 step 7 ("parse, verify, apply"): every function here only parses and
+verifies; none changes the member. Each raises ``Rejected`` with a short reason, which the
+member logs (with fingerprints) before asking the gateway to resynchronize.
+
+    check_receipts(entry_hash, bundle, config)      t-of-n ledger receipts (trusted keys only)
+    check_transition(entry, config, epoch, head)    kind, group, sequence, previous hash
+    check_genesis(entry, config, tree_hash)         the founder's own epoch 0
+    check_sign_request(unsigned, ...)               SIGN_ENTRY: what the device signs
+    check_leaf_proof(message, epoch, tree_hash)     WHO answer, recomputed tree hash
+
+Heavy modules (receipt, bodies, tgdh) are imported inside the functions: a device that only
+sends readings between epochs keeps them off the heap until the next rekey needs them.
+"""
+
+import binascii
+
+
+class Rejected(Exception):
+    """Something the gateway delivered fails a check; the text says which."""
+
+
+def unhex_list(values):
+    """Bytes of a list of hex strings (the configured ledger node keys)."""
+    return [binascii.unhexlify(value) for value in values]
+
+
+def check_receipts(entry_hash, bundle, config):
+    """Raise Rejected unless ``bundle`` holds ``ledger_threshold`` valid receipts of distinct
+    configured ledger nodes for ``entry_hash`` (checkpoint signatures and inclusion proofs)."""
+    from groupkey.ledger.receipt import decode_bundle, verify_bundle
+
+    keys = config.get("ledger_keys") or []
+    threshold = config.get("ledger_threshold") or 0
+    if not keys or threshold < 1:
+        raise Rejected("no ledger keys configured")
+    try:
+        verify_bundle(entry_hash, decode_bundle(bundle), unhex_list(keys), threshold)
+    except Exception as exc:  # DecodeError, InsufficientReceipts, ...
+        raise Rejected("receipts: %s" % exc)
+
+
+def decode_entry(data):
+    """The ledger Entry in ``data`` (Rejected if malformed)."""
+    from groupkey.ledger import entry as entries
+
+    try:
+        return entries.decode(data)
+    except Exception as exc:
+        raise Rejected("entry: %s" % exc)
+
+
+def check_transition(entry, config, epoch, head, catchup=False):
+    """A group transition entry that may follow (``epoch``, ``head``): kind, group, sequence
+    epoch + 1 and previous hash ``head``. With ``catchup`` (one proof after missed epochs)
+    any later sequence is allowed; the chain link is then vouched for by the receipts.
+    Returns the decoded transition body."""
+    from groupkey.ledger import bodies
+    from groupkey.ledger import entry as entries
+
+    if entry.kind != entries.TRANSITION:
+        raise Rejected("not a transition entry")
+    if entry.log_id != config["group_id"].encode():
+        raise Rejected("entry of another group")
+    if epoch is not None:
+        if catchup:
+            if entry.sequence <= epoch:
+                raise Rejected("entry %d is not newer than epoch %d" % (entry.sequence, epoch))
+        elif entry.sequence != epoch + 1:
+            raise Rejected("entry %d does not follow epoch %d" % (entry.sequence, epoch))
+        if entry.sequence == epoch + 1 and head is not None and entry.previous_hash != head:
+            raise Rejected("entry does not link to the last accepted entry")
+    try:
+        body = bodies.Transition.decode(entry.body)
+    except Exception as exc:
+        raise Rejected("transition body: %s" % exc)
+    return body
+
+
+def check_tgdh_matches(body, transition_bytes):
+    """The ledger entry must carry exactly the TGDH transition delivered beside it, and its
+    new tree hash must be the one the sponsors signed."""
+    from groupkey.tgdh import transition
+
+    if bytes(body.tgdh) != bytes(transition_bytes):
+        raise Rejected("entry and update carry different transitions")
+    try:
+        final = transition.decode(transition_bytes).final()
+    except Exception as exc:
+        raise Rejected("transition: %s" % exc)
+    if final.tree_hash != body.new_tree_hash:
+        raise Rejected("entry tree hash differs from the signed transition")
+
+
+def check_genesis(entry, config, tree_hash):
+    """The founder's epoch 0: a genesis entry of this group whose public tree is exactly the
+    founder's own (same tree hash), naming the configured ledger nodes and threshold."""
+    from groupkey.ledger import bodies
+    from groupkey.ledger import entry as entries
+    from groupkey.tgdh.state import PublicGroupState
+
+    if entry.kind != entries.GENESIS or entry.sequence != 0:
+        raise Rejected("not a genesis entry")
+    if entry.log_id != config["group_id"].encode():
+        raise Rejected("genesis of another group")
+    try:
+        body = bodies.Genesis.decode(entry.body)
+        state = PublicGroupState.decode(body.public_tree)
+    except Exception as exc:
+        raise Rejected("genesis body: %s" % exc)
+    if state.epoch != 0 or state.tree_hash() != tree_hash:
+        raise Rejected("genesis tree is not this founder's epoch 0")
+    configured = unhex_list(config.get("ledger_keys") or [])
+    if sorted(body.nodes) != sorted(configured) or body.threshold < config["ledger_threshold"]:
+        raise Rejected("genesis names other ledger nodes or a lower threshold")
+    return body
+
+
+def check_sign_request(unsigned, config, identity, epoch, head, contribution):
+    """SIGN_ENTRY: the unsigned transition entry must be for this group, signed by this
+    device, the next sequence after its epoch, linked to its last entry, and its TGDH bytes
+    must carry this device's own latest contribution. Returns the decoded Entry."""
+    if not contribution:
+        raise Rejected("no contribution of ours is pending")
+    entry = decode_entry(bytes(unsigned) + b"\x00" * 64)
+    if entry.signer != identity:
+        raise Rejected("the entry names another signer")
+    body = check_transition(entry, config, epoch, head)
+    if bytes(body.tgdh[:len(contribution)]) != bytes(contribution):
+        raise Rejected("the entry does not carry our contribution")
+    return entry
+
+
+def check_leaf_proof(message, epoch, tree_hash):
+    """A LEAF_PROOF (answer to WHO) is believed only if the tree hash recomputed from the
+    leaf's identity, BK and node list equals the member's own tree hash of ``epoch``."""
+    from groupkey.tgdh import sponsor, tree
+    from groupkey.tgdh.messages import decode_node_list
+
+    if message.epoch != epoch:
+        raise Rejected("proof for epoch %d, not %d" % (message.epoch, epoch))
+    try:
+        entries = decode_node_list(message.data)
+        path = {}
+        hashes = {}
+        for node in tree.path(message.leaf)[1:]:
+            path[node] = entries[node][0]
+        for node in tree.copath(message.leaf):
+            hashes[node] = entries[node][1]
+        recomputed = sponsor.climb_hash(message.identity, message.leaf, message.blinded_key,
+                                        path, hashes)
+    except Exception as exc:  # missing node, malformed list
+        raise Rejected("leaf proof: %r" % exc)
+    if recomputed != tree_hash:
+        raise Rejected("leaf proof does not match the tree hash")

@@ -1,0 +1,205 @@
+"""The member's answers to gateway messages (docs/e2e.md flows 1-6), one function each.
+
+``dispatch(member, message)`` routes a decoded relay message from our resp topic. Every
+acceptance is "parse, verify, apply": app.accept checks first (receipts, entry, TGDH bytes),
+then the TGDH member builds the new state on the side, and only ``member.commit`` (durable
+save first) replaces the old one. A check that fails raises Rejected or a TGDH/crypto error;
+the caller (Member.handle) logs it and resynchronizes with a CATCHUP.
+"""
+
+import binascii
+import time
+
+from app import accept
+from app.accept import Rejected
+from app.logger import fingerprint
+
+
+async def dispatch(member, message):
+    """Route one decoded relay message to its flow."""
+    from groupkey import relay
+
+    kind = message.kind
+    if kind == relay.RECEIPTS:
+        await registered(member, message)
+    elif kind == relay.GENESIS:
+        await genesis(member, message)
+    elif kind == relay.SPONSOR:
+        await sponsor(member, message)
+    elif kind == relay.SIGN_ENTRY:
+        await sign_entry(member, message)
+    elif kind == relay.EPOCH:
+        await epoch_update(member, message)
+    elif kind == relay.WELCOME:
+        await welcome(member, message)
+    elif kind == relay.FINAL:
+        pass  # answer to a CATCHUP when we are up to date
+    elif kind == relay.LEAF_PROOF:
+        leaf_proof(member, message)
+    elif kind == relay.ERROR:
+        await error(member, message)
+    else:
+        member.log("unexpected", {"kind": kind})
+
+
+async def registered(member, message):
+    """RECEIPTS for our inception entry: t-of-n receipts make the identity registered."""
+    from groupkey.crypto import ed25519
+    from groupkey.ledger import events
+    from groupkey.ledger.entry import decode
+
+    if member.state["registered"]:
+        return
+    entry = events.inception(member.seed, ed25519.public_key(
+        binascii.unhexlify(member.state["next"])))
+    entry_hash = decode(entry).entry_hash()
+    if message.entry_hash != entry_hash:
+        raise Rejected("receipts for another entry")
+    accept.check_receipts(entry_hash, message.bundle, member.config)
+    member.state["registered"] = True
+    member.save()
+    member.log("registered", {"identity": fingerprint(member.identity)})
+    member.schedule(0)
+
+
+async def genesis(member, message):
+    """GENESIS: the founder's epoch 0, exactly its own one-leaf tree."""
+    from groupkey.tgdh.member import Member as TGDHMember
+
+    if member.tgdh is not None:
+        return
+    if not member.founder or not member.state["pending"]:
+        raise Rejected("genesis for a device that did not found")
+    started = time.ticks_ms()
+    entry = accept.decode_entry(message.entry)
+    accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    founded = TGDHMember.found_from_parts(member.group_id.encode(), member.identity,
+                                          member.seed, member.pending_secret(), full=False)
+    accept.check_genesis(entry, member.config, founded.tree_hash)
+    member.commit(founded, entry.entry_hash(), "genesis", started)
+
+
+async def sponsor(member, message):
+    """SPONSOR: contribute our new path with a fresh leaf secret (kept pending in memory
+    until the EPOCH that includes it; a later SPONSOR replaces it)."""
+    from groupkey import relay
+
+    if member.tgdh is None:
+        raise Rejected("sponsor request for a device that is not a member yet")
+    secret = member.random_bytes(32)
+    data = await member.steps(member.tgdh.contribute_steps(message.data, secret))
+    member.contribution = data
+    member.log("sponsored", {"epoch": member.tgdh.epoch + 1,
+                             "x25519": member.tgdh.x25519_operations})
+    await member.send(relay.contribution(message.request_id, data))
+
+
+async def sign_entry(member, message):
+    """SIGN_ENTRY: sign the transition entry only if it is the one we can vouch for."""
+    from groupkey import relay
+    from groupkey.ledger import entry as entries
+
+    if member.tgdh is None:
+        raise Rejected("sign request for a device that is not a member")
+    entry = accept.check_sign_request(message.data, member.config, member.identity,
+                                      member.tgdh.epoch, member.head(), member.contribution)
+    signed = entries.sign(entry, member.seed)
+    member.log("signed_entry", {"sequence": entry.sequence})
+    await member.send(relay.signed_entry(message.request_id, signed))
+
+
+async def epoch_update(member, message):
+    """EPOCH: receipts, entry link, entry = update's transition, then the TGDH checks."""
+    from groupkey.tgdh.messages import MemberUpdate
+
+    if member.tgdh is None:
+        raise Rejected("epoch update for a device that is not a member")
+    started = time.ticks_ms()
+    entry = accept.decode_entry(message.entry)
+    if entry.sequence <= member.tgdh.epoch:
+        return  # already have it (e.g. through a catch-up)
+    accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    body = accept.check_transition(entry, member.config, member.tgdh.epoch, member.head())
+    update = MemberUpdate.decode(message.data)
+    accept.check_tgdh_matches(body, update.transition)
+    # handle_steps changes the member only after every TGDH check passed
+    await member.steps(member.tgdh.handle_steps(message.data))
+    member.commit(member.tgdh, entry.entry_hash(), "epoch", started)
+
+
+async def welcome(member, message):
+    """WELCOME: our join (pending leaf secret) or a catch-up (our current leaf secret, or
+    the secret of a contribution whose EPOCH we missed): one proof, no replay."""
+    from groupkey.tgdh.member import Member as TGDHMember
+    from groupkey.tgdh.messages import Welcome
+
+    started = time.ticks_ms()
+    entry = accept.decode_entry(message.entry)
+    current = member.tgdh
+    if current is not None and entry.sequence <= current.epoch:
+        return
+    accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    if current is None:
+        if not member.state["pending"]:
+            raise Rejected("welcome without a pending join")
+        body = accept.check_transition(entry, member.config, None, None)
+        secrets = [member.pending_secret()]
+        how = "welcome"
+    else:
+        body = accept.check_transition(entry, member.config, current.epoch, member.head(),
+                                       catchup=True)
+        secrets = [current._secret]
+        if current._pending is not None:
+            secrets.append(current._pending.secret)
+        how = "catchup"
+    accept.check_tgdh_matches(body, Welcome.decode(message.data).transition)
+    failure = None
+    for secret in secrets:
+        try:
+            joined = await member.steps(TGDHMember.from_welcome_steps(
+                message.data, member.identity, secret, member.seed))
+        except Exception as exc:  # InconsistentBlindedKey: try the next secret
+            failure = exc
+            continue
+        member.commit(joined, entry.entry_hash(), how, started)
+        return
+    raise failure
+
+
+def leaf_proof(member, message):
+    """LEAF_PROOF (answer to WHO): cache the sender's identity if the proof verifies."""
+    if member.tgdh is None:
+        return
+    accept.check_leaf_proof(message, member.tgdh.epoch, member.tgdh.tree_hash)
+    member.readings.learned(message.leaf, message.identity)
+
+
+async def error(member, message):
+    """ERROR from the gateway: retry later, join again, or stop (after our own leave)."""
+    from groupkey import relay
+
+    text = bytes(message.text).decode()
+    member.log("gateway_error", {"code": message.code, "text": text})
+    if message.code != relay.ERROR_REJECTED:
+        member.schedule(member.retry_ms)
+        return
+    if text == "not a member":
+        if member.leaving:
+            member.state["left"] = True
+            member.leaving = False
+            member.log("left", {"epoch": member.epoch()})
+        else:
+            member.log("removed", {"epoch": member.epoch()})
+        member.tgdh = None
+        member.readings.clear()
+        member.state["pending"] = None
+        member.state["head"] = None
+        member.save()
+        member.schedule(member.retry_ms)
+    elif text == "already a member" and member.tgdh is None:
+        await member.catchup()  # our WELCOME was lost: one proof brings us in
+    elif text == "the group already exists" and member.tgdh is None:
+        member.founder = False
+        member.schedule(0)
+    else:
+        member.schedule(member.retry_ms * 2)
