@@ -27,8 +27,15 @@ def check_index(index):
 
 
 def level(index):
-    """Depth of the node: 0 for the root."""
-    return index.bit_length() - 1
+    """Depth of the node: 0 for the root (no int.bit_length: MicroPython lacks it)."""
+    result = 0
+    while index >= 256:
+        index >>= 8
+        result += 8
+    while index > 1:
+        index >>= 1
+        result += 1
+    return result
 
 
 def position(index):
