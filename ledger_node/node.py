@@ -207,12 +207,15 @@ class LedgerNode:
                 "threshold": genesis.threshold, "policy": genesis.policy}
 
     def resolve(self, did: str) -> dict | None:
-        """Current key and status of a DID (the did:key of its inception key)."""
-        log_id = dids.public_key_from_did(did)
-        identity = self.state.identities.get(log_id)
+        """Current key and status of a DID: the did:key of its inception key, or of any key
+        the identity has held (a rotated-away key resolves to the identity's current key)."""
+        public_key = dids.public_key_from_did(did)
+        identity = self.state.identities.get(public_key) or self.state.identity_for_key(
+            public_key)
         if identity is None:
             return None
-        return {"did": did, "current_key": identity.current_key.hex(),
+        return {"did": dids.did_from_public_key(identity.log_id),
+                "current_key": identity.current_key.hex(),
                 "current_did": dids.did_from_public_key(identity.current_key),
                 "sequence": identity.sequence,
                 "status": "revoked" if identity.revoked else "active",

@@ -97,3 +97,27 @@ def test_receipts_stay_valid_and_consistent_as_the_log_grows(tmp_path):
         == old.encode()
     assert receipt.Receipt.decode(old.encode()).encode() == old.encode()
     node.close()
+
+
+def test_did_resolution_follows_rotation_and_revocation(tmp_path):
+    from groupkey import did as dids
+
+    node = LedgerNode(tmp_path / "d.db", os.urandom(32))
+    first, second, third = os.urandom(32), os.urandom(32), os.urandom(32)
+    incepted = events.inception(first, ed25519.public_key(second))
+    assert node.submit(incepted).outcome == "accepted"
+    identity = ed25519.public_key(first)
+    head = entries.decode(incepted).entry_hash()
+    rotated = events.rotation(identity, 1, head, second, ed25519.public_key(third))
+    assert node.submit(rotated).outcome == "accepted"
+    original = dids.did_from_public_key(identity)
+    for asked in (original, dids.did_from_public_key(ed25519.public_key(second))):
+        resolved = node.resolve(asked)
+        assert resolved["did"] == original
+        assert resolved["current_key"] == ed25519.public_key(second).hex()
+        assert resolved["status"] == "active" and resolved["sequence"] == 1
+    revoked = events.revocation(identity, 2, entries.decode(rotated).entry_hash(), second)
+    assert node.submit(revoked).outcome == "accepted"
+    assert node.resolve(original)["status"] == "revoked"
+    assert node.resolve(dids.did_from_public_key(os.urandom(32))) is None
+    node.close()
