@@ -341,7 +341,7 @@ def test_keys_cache_and_steps_yield(pure):
             yields += 1
     except StopIteration as stop:
         assert stop.value == signature
-    assert yields >= 2
+    assert yields >= 8
     verifying_key = ed25519.VerifyingKey(key.public_key)
     steps = verifying_key.verify_steps(message, signature)
     yields = 0
@@ -354,6 +354,15 @@ def test_keys_cache_and_steps_yield(pure):
     assert yields >= 8
     with pytest.raises(BadSignature):
         multiply.run(ed25519.verify_steps(key.public_key, message + b"!", signature))
+    # pause: a generator function whose items are passed up at every yield point
+    ticks = []
+
+    def pause():
+        yield "tick"
+
+    for item in ed25519.sign_steps(ed25519.generate_seed(), message, pause):
+        ticks.append(item)
+    assert len(ticks) >= 16 and set(ticks) == {"tick"}
     assert verifying_key.is_valid(message, signature)
     assert not verifying_key.is_valid(message + b"!", signature)
 
@@ -451,3 +460,56 @@ def test_random_batch_in_micropython(micropython):
         assert line["bad_signature"] == "BadSignature"
         assert line["other_key"] is False
         assert line["free"] > 16 * 1024  # the 96K heap is not close to exhausted
+
+
+MICROPYTHON_ASYNCIO = r"""
+import asyncio
+from groupkey.crypto import ed25519
+
+seed = bytes(range(32))
+ticks = [0]
+
+
+async def ticker():
+    while True:
+        ticks[0] += 1
+        await asyncio.sleep_ms(0)
+
+
+def pause():
+    return asyncio.sleep_ms(0)
+
+
+async def main():
+    task = asyncio.create_task(ticker())
+    key = ed25519.SigningKey(seed)
+    signature = await key.sign_steps(b"epoch 1", pause)
+    after_sign = ticks[0]
+    result = await ed25519.verify_steps(key.public_key, b"epoch 1", signature, pause)
+    after_verify = ticks[0]
+    steps = ed25519.VerifyingKey(key.public_key).verify_steps(b"epoch 2", signature)
+    outcome = "ok"
+    try:
+        while True:
+            next(steps)
+            await asyncio.sleep_ms(0)
+    except StopIteration:
+        pass
+    except ed25519.BadSignature:
+        outcome = "BadSignature"
+    task.cancel()
+    print(signature == ed25519.sign(seed, b"epoch 1"), result, after_sign, after_verify, outcome)
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.micropython
+def test_steps_interleave_with_asyncio_in_micropython(micropython):
+    result = micropython(code=MICROPYTHON_ASYNCIO, heap="96K", timeout=120)
+    same, verified, after_sign, after_verify, outcome = result.stdout.split()
+    assert same == "True" and verified == "None" and outcome == "BadSignature"
+    # the other task ran while signing and while verifying
+    assert int(after_sign) >= 8
+    assert int(after_verify) - int(after_sign) >= 8
