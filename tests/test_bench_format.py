@@ -137,3 +137,24 @@ def test_missing_suite_is_skipped_with_a_note():
     assert run_suites(missing[:1], options) == []
     assert options.errors == []
     assert any("does not exist yet" in text for text in options.notes)
+
+
+PEAK_SCRIPT = """
+from bench.mpy.heap import peak_bytes
+for size in (0, 1000, 10000):
+    peak, scraps, free = peak_bytes(lambda: bytearray(size))
+    print('{"size": %d, "peak": %d, "scraps": %d, "free": %d}' % (size, peak, scraps, free))
+"""
+
+
+@pytest.mark.micropython
+def test_peak_heap_search_finds_a_known_allocation(micropython):
+    # bench/mpy/heap.py must recover the size of a block the operation keeps alive, within
+    # the documented +-64 bytes (a bytearray's 32-byte header and the fill's scraps).
+    result = micropython(code=PEAK_SCRIPT, heap="256K")
+    lines = result.json_lines()
+    assert [line["size"] for line in lines] == [0, 1000, 10000]
+    for line in lines:
+        assert 0 <= line["scraps"] <= 64
+        assert line["size"] - 64 <= line["peak"] <= line["size"] + 64, line
+        assert line["peak"] < line["free"]
