@@ -3,10 +3,11 @@ cosignatures. One database file per node, WAL journal, ``PRAGMA synchronous=FULL
 returns only after the WAL is fsynced, and the node signs a checkpoint only after the commit
 of the entries it covers (ledger_node.node).
 
-Crash safety: entries and checkpoints are written in separate transactions, entries first.
-A crash between them leaves durable entries without a checkpoint; the node signs one at the
-next start. Leaf order is the primary key, so the Merkle tree rebuilt at start is always a
-prefix-extension of every checkpoint ever signed: no fork.
+Crash safety: entries and checkpoints are written in separate transactions, entries first
+(fsynced before the checkpoint is signed). A crash between them, or an OS crash that loses
+a checkpoint committed without fsync, leaves durable entries without a checkpoint; the node
+signs one over the same entries at the next start. Leaf order is the primary key, so the
+Merkle tree rebuilt at start always extends every checkpoint ever signed: no fork.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Storage:
         self.connection = sqlite3.connect(self.path, isolation_level=None,
                                           check_same_thread=False)
         self.connection.execute("PRAGMA journal_mode=WAL")
+        self.synchronous = synchronous
         self.connection.execute("PRAGMA synchronous=%s" % synchronous)
         self.connection.executescript(SCHEMA)
 
@@ -73,10 +75,20 @@ class Storage:
             self.connection.executemany(
                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def store_checkpoint(self, tree_size: int, raw: bytes) -> None:
-        with self._transaction():
-            self.connection.execute(
-                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (tree_size, raw))
+    def store_checkpoint(self, tree_size: int, raw: bytes, durable: bool = True) -> None:
+        """Store a signed checkpoint. ``durable=False`` commits without waiting for fsync
+        (synchronous=NORMAL for this one commit): safe because the entries it covers are
+        already durable, and a checkpoint lost in an OS crash is re-signed at start over the
+        same size and root (ledger_node.node), so no receipt handed out becomes invalid."""
+        if not durable:
+            self.connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._transaction():
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (tree_size, raw))
+        finally:
+            if not durable:
+                self.connection.execute("PRAGMA synchronous=%s" % self.synchronous)
 
     def store_evidence(self, family: bytes, log_id: bytes, sequence: int, logged_hash: bytes,  # noqa: PLR0917
                        raw: bytes, received_ms: int) -> None:
