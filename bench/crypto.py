@@ -5,7 +5,8 @@ Ed25519 sign and verify (64-byte message), SHA-512 of 64 B and 1 KB, HKDF-SHA256
 -> 64 bytes), AES-CCM encrypt of 64 B and 1 KB. Bench names carry the backend after a slash:
 "x25519/pure" (MicroPython and CPython), "x25519/pycryptodome" (CPython only).
 
-MicroPython (real unix-port interpreter, one process per measurement, ``-X heapsize=96K``):
+MicroPython (real unix-port interpreter, one process per measurement, ``-X heapsize=96K``,
+importing mpy-cross output as a board does unless ``--source``; see bench/micropython.py):
   time_per_op    median over several samples (time.ticks_us), each sample a batch of calls
                  lasting about 20 ms (5 ms with --quick), gc.collect() before each sample
   free_heap      gc.mem_free() at 96 KB after imports, inputs and one warm-up call
@@ -14,7 +15,7 @@ MicroPython (real unix-port interpreter, one process per measurement, ``-X heaps
                  filled (bench/mpy/heap.py, run at 512 KB); target <= free_heap
   alloc_per_op   bytes allocated by one operation with the GC disabled (gc.mem_alloc() delta,
                  64 MB heap): the garbage it makes, which drives GC time
-  min_heap       lowest ``-X heapsize`` (KB) from which interpreter + source imports + inputs
+  min_heap       lowest ``-X heapsize`` (KB) from which interpreter + imports + inputs
                  + one operation succeed at every size up to 96 KB (scan down in 1 KB steps;
                  skipped with --quick); target <= 96 KB, the ESP32 budget
 CPython (in this process, every backend in groupkey.crypto.backend.available()):
