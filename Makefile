@@ -41,8 +41,9 @@ bench-instructions: setup
 	WANT_VALGRIND=1 ./scripts/setup.sh
 	$(PY) -m bench.instructions
 
+# Mosquitto, three ledger nodes, the gateway and 8 emulated MicroPython devices (docs/gateway.md)
 demo: setup
-	@echo "make demo arrives with the end-to-end issue (#5); run 'make test' meanwhile."
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 # Real boards (hardware/README.md). CONFIG=device.json installs a device configuration.
 flash: setup

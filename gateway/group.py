@@ -472,6 +472,9 @@ class Group:
         batch = [request for request in batch if self._valid_now(request)]
         if not batch:
             return True
+        if not self.settings.rounds["joiner_sponsors"]:
+            batch, later = rounds.without_joiner_sponsors(self.state, batch)
+            self.queue = later + self.queue
         operations, joined, removed = rounds.build_operations(self.state, batch)
         if len(self.state.members()) - len(removed) < 1:
             self._give_back(batch, relay.ERROR_REJECTED, "the last member cannot leave",
@@ -479,7 +482,7 @@ class Group:
             return True
         current = rounds.Round(self, operations, joined, removed)
         self.emit("round", epoch=self.state.epoch + 1, joins=len(joined), leaves=len(removed),
-                  refreshes=len(batch) - len(joined) - len(removed))
+                  refreshes=len(operations) - len(joined) - len(removed))
         try:
             data = await current.contributions()
             new_state = self.state.apply(data)

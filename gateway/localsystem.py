@@ -48,6 +48,7 @@ DEFAULT_DEVICE_HEAP = os.environ.get("GROUPKEY_DEVICE_HEAP", "192K")
 GATEWAY_USER = "gateway"
 OPERATOR_USER = "operator"
 LEDGER_THRESHOLD = 2
+REBOOT_EXIT_CODE = 77
 
 
 def free_port() -> int:
@@ -176,6 +177,9 @@ class LocalSystem:
         self.gateway: EventProcess | None = None
         self.devices: dict[str, EventProcess] = {}
         self.build_dir: Path | None = None
+        self.stopping = threading.Event()
+        self.reboots: dict[str, int] = {}
+        self.supervisor = threading.Thread(target=self._supervise, daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalSystem:
@@ -198,10 +202,24 @@ class LocalSystem:
         if self.start_devices_at_start:
             for device_id in self.device_ids:
                 self.start_device(device_id)
+        self.supervisor.start()
         return self
+
+    def _supervise(self) -> None:
+        """Restart a device that exits with the unix board's reboot code (77), as a board
+        comes back after machine.reset()."""
+        while not self.stopping.wait(0.5):
+            for device_id, device in list(self.devices.items()):
+                if device.process.poll() == REBOOT_EXIT_CODE and not self.stopping.is_set():
+                    self.reboots[device_id] = self.reboots.get(device_id, 0) + 1
+                    old_events = device.events
+                    restarted = self.start_device(device_id)
+                    with restarted.lock:
+                        restarted.events[:0] = old_events  # one history per device
 
     def stop(self) -> None:
         """Stop every process this object started (devices, gateway, nodes, broker)."""
+        self.stopping.set()
         for device in list(self.devices.values()):
             device.stop(kill=True)
         if self.gateway is not None:
@@ -265,6 +283,8 @@ class LocalSystem:
         directory.mkdir(parents=True, exist_ok=True)
         options = {"batch_window_ms": 200, "presence_grace_s": 30.0, "sponsor_timeout_s": 20.0}
         options.update(self.gateway_options)
+        rounds = {key.split(".", 1)[1]: options.pop(key) for key in list(options)
+                  if key.startswith("rounds.")}
         lines = [
             "[mqtt]", 'host = "127.0.0.1"', "port = %d" % self.broker_port,
             'username = "%s"' % GATEWAY_USER, 'password = "%s"' % self.gateway_password, "",
@@ -273,7 +293,9 @@ class LocalSystem:
             "[groups]", 'names = ["%s"]' % self.group, "",
             "[timing]",
         ]
-        lines += ["%s = %s" % (key, value) for key, value in sorted(options.items())]
+        lines += ["%s = %s" % (key, _toml(value)) for key, value in sorted(options.items())]
+        lines += ["", "[rounds]"]
+        lines += ["%s = %s" % (key, _toml(value)) for key, value in sorted(rounds.items())]
         lines += ["", "[logging]", 'level = "INFO"', "events = true", ""]
         path = directory / "gateway.toml"
         path.write_text("\n".join(lines))
@@ -360,6 +382,12 @@ class LocalSystem:
                 "password": self.operator_password, "group": self.group,
                 "ledger_keys": self.ledger_keys(), "threshold": self.threshold,
                 "ledger_urls": self.ledger_urls()}
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
 
 
 def mosquitto_binary() -> str:

@@ -97,6 +97,39 @@ def _leave_operations(state, removed):
     return operations
 
 
+def sponsors_of(state, operations) -> list[bytes]:
+    """Identities the sponsor rule names, in order, for ``operations`` on ``state`` (the
+    structure alone decides it; placeholder keys stand in for the contributions)."""
+    staged = events.stage(state.tree, operations, fill=True)
+    names = []
+    while True:
+        leaf = events.next_sponsor(staged)
+        if leaf is None:
+            return names
+        names.append(staged.identity[leaf])
+        events.apply_contribution(staged, leaf, [b"\x09" + b"\x00" * 31]
+                                  * events.span(staged, leaf))
+
+
+def without_joiner_sponsors(state, requests):
+    """The longest batch (leaves and refreshes first, then joins in arrival order) whose
+    sponsors are all current members; the rest waits for the next round. For devices that
+    cannot sponsor before their welcome ([rounds] joiner_sponsors = false)."""
+    from groupkey import relay
+
+    others = [request for request in requests if request.kind != relay.JOIN]
+    joins = [request for request in requests if request.kind == relay.JOIN]
+    members = set(state.members())
+    for count in range(len(joins), -1, -1):
+        batch = others + joins[:count]
+        if not batch:
+            break
+        operations, _, _ = build_operations(state, batch)
+        if all(identity in members for identity in sponsors_of(state, operations)):
+            return batch, joins[count:]
+    return requests[:1], requests[1:]
+
+
 class Round:
     """Drive one transition: ``data = await run()``; then ``signer`` and ``entry`` are set."""
 
