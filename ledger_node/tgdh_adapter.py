@@ -19,6 +19,22 @@ from __future__ import annotations
 
 from groupkey.tgdh.errors import TGDHError
 from groupkey.tgdh.state import PublicGroupState
+from ledger_node import signatures
+
+
+def _verify_contributions(state: PublicGroupState, data: bytes) -> None:
+    """The sponsor-signature check of ``PublicGroupState.apply``, with the node's cache of
+    decoded keys (ledger_node.signatures): ``replay`` names, for each contribution, the
+    identity the sponsor rule expects; each must have signed its ``signed_digest``
+    (groupkey.tgdh.transition.verify_contribution, same Ed25519 rule)."""
+    parsed, _, identities = state.replay(data, verify=False)
+    if len(identities) != len(parsed.contributions):
+        raise TransitionRejected("contributions and sponsors do not line up")
+    for contribution, identity in zip(parsed.contributions, identities, strict=True):
+        if not signatures.is_valid(identity, contribution.signed_digest,
+                                   contribution.signature):
+            raise TransitionRejected("BadSignature: contribution of leaf %d"
+                                     % contribution.sponsor)
 
 
 class TransitionRejected(Exception):
@@ -51,7 +67,9 @@ def apply_public_transition(view: PublicView, transition, epoch: int,
     """Validate ``transition.tgdh`` on the public state; return the new view.
     ``verify=False`` skips the sponsor signatures (replay of already validated entries)."""
     try:
-        state = view.state.apply(transition.tgdh, verify)
+        if verify:
+            _verify_contributions(view.state, transition.tgdh)
+        state = view.state.apply(transition.tgdh, verify=False)
     except TGDHError as exc:
         raise TransitionRejected("%s: %s" % (type(exc).__name__, exc)) from None
     if state.epoch != epoch:

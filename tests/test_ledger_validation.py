@@ -137,6 +137,15 @@ def test_named_mutations_get_the_right_outcome():
     expect(state, undeclared, validation.INVALID)
     tampered = _with_body(good, seed, tgdh=bodies.Transition.decode(item.body).tgdh[:-1])
     assert "DecodeError" in expect(state, tampered, validation.INVALID).reason
+    # A sponsor contribution whose signature is broken (wrapper re-signed correctly).
+    from groupkey.tgdh import transition as tgdh_transition
+
+    data = bodies.Transition.decode(item.body).tgdh
+    signature = tgdh_transition.decode(data).contributions[0].signature
+    position = data.find(signature)
+    broken = data[:position] + bytes([signature[0] ^ 1]) + data[position + 1:]
+    reason = expect(state, _with_body(good, seed, tgdh=broken), validation.INVALID).reason
+    assert "BadSignature" in reason
     outsider = os.urandom(32)
     expect(state, _resign(good, outsider), validation.INVALID)  # not a member
     # Reordering: the entry after `good` is out of order until `good` is in.
