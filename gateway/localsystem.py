@@ -44,7 +44,7 @@ from pathlib import Path
 from gateway import mosquitto_config
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DEVICE_HEAP = os.environ.get("GROUPKEY_DEVICE_HEAP", "192K")
+DEFAULT_DEVICE_HEAP = os.environ.get("GROUPKEY_DEVICE_HEAP", "320K")
 GATEWAY_USER = "gateway"
 OPERATOR_USER = "operator"
 LEDGER_THRESHOLD = 2
@@ -108,6 +108,7 @@ class EventProcess:
                 continue
             if isinstance(event, dict):
                 event.setdefault("source", self.name)
+                event["host_t"] = time.monotonic()  # arrival on this host: one clock for all
                 with self.lock:
                     self.events.append(event)
                     self.lock.notify_all()

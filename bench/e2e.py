@@ -1,0 +1,134 @@
+"""End-to-end latency: a membership request until every member holds the new epoch key.
+
+The whole system runs on this machine (gateway/localsystem.py): Mosquitto, three ledger
+nodes (t = 2), the gateway and N emulated devices, each the real firmware in the MicroPython
+unix port (precompiled, heap DEFAULT_DEVICE_HEAP). All processes share the machine's cores,
+so N devices doing their X25519 work at the same time compete for 2 cores; a fleet of real
+boards works in parallel.
+
+Per N (8 and 32; 64 unless ``--quick``... see SIZES): form a group of N devices (operator
+in-process, invitations by DID), then
+
+    join   one more device is invited; from the gateway receiving its JOIN until the last of
+           the N + 1 members logs the new epoch
+    leave  one member asks to leave; from the gateway receiving the LEAVE until the last of
+           the remaining members logs the new epoch
+
+Times are host arrival times of the JSON log lines (one clock for every process).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.report import make_result
+
+TARGET_S = 2.0
+SIZES = (8, 32)
+QUICK_SIZES = (8,)
+
+
+def _member_epoch(system, device_id, epoch, timeout):
+    device = system.device(device_id)
+    event = device.wait_for("epoch", timeout=timeout,
+                            predicate=lambda e: e["detail"]["epoch"] >= epoch)
+    return event["host_t"]
+
+
+def _request_time(system, kind, device_id, after, timeout):
+    event = system.gateway.wait_for("request", timeout=timeout, after=after, predicate=lambda e: (
+        e.get("kind") == kind and e.get("device") == device_id))
+    return event["host_t"]
+
+
+def _epoch_event(system, after, predicate, timeout):
+    return system.gateway.wait_for("epoch", timeout=timeout, after=after, predicate=predicate)
+
+
+def form_group(system, operator, members, timeout):
+    """Genesis from the founder's offer, then invitations for the other ``members``."""
+    offer = operator.wait_offer(timeout=timeout)
+    operator.publish_genesis(operator.genesis_entry(offer))
+    for device_id in members[1:]:
+        device = system.device(device_id)
+        event = device.wait_for("identity_created", timeout=timeout)
+        operator.invite(event["detail"]["did"])
+    event = _epoch_event(system, 0, lambda e: e["members"] == len(members), timeout * 4)
+    for device_id in members:
+        _member_epoch(system, device_id, event["epoch"], timeout)
+    return event["epoch"]
+
+
+def measure(size, directory, options, timeout=120.0):
+    """Join and leave latency for a group of ``size`` emulated devices."""
+    from gateway.localsystem import LocalSystem
+    from gateway.operator import Operator
+    from groupkey.crypto import rng
+
+    system = LocalSystem(directory, devices=size + 1, group="bench%d" % size,
+                         device_options={"retry_s": 1, "reading_s": 0},
+                         gateway_options={"batch_window_ms": 100, "presence_grace_s": 600,
+                                          "rounds.joiner_sponsors": False})
+    results = {}
+    with system:
+        settings = system.operator_settings()
+        operator = Operator(rng.random_bytes(32), system.group, settings["ledger_keys"],
+                            settings["threshold"])
+        operator.connect(settings["host"], settings["port"], settings["username"],
+                         settings["password"])
+        try:
+            members = system.device_ids[:size]
+            started = time.monotonic()
+            epoch = form_group(system, operator, members, timeout)
+            options.log("e2e: N=%d formed at epoch %d in %.1f s" % (
+                size, epoch, time.monotonic() - started))
+            joiner = system.device_ids[size]
+            mark = len(system.gateway.events)
+            operator.invite(system.device(joiner).wait_for("identity_created",
+                                                           timeout=timeout)["detail"]["did"])
+            requested = _request_time(system, "join", joiner, mark, timeout)
+            event = _epoch_event(system, mark, lambda e: joiner in e["joined"], timeout)
+            members.append(joiner)
+            done = max(_member_epoch(system, d, event["epoch"], timeout) for d in members)
+            results["join"] = (done - requested, event)
+            leaver = members[1]
+            mark = len(system.gateway.events)
+            flash = Path(system.device_config(leaver)["flash_dir"])
+            (flash / "command").write_text("leave")
+            requested = _request_time(system, "leave", leaver, mark, timeout)
+            event = _epoch_event(system, mark, lambda e: leaver in e["removed"], timeout)
+            members.remove(leaver)
+            done = max(_member_epoch(system, d, event["epoch"], timeout) for d in members)
+            results["leave"] = (done - requested, event)
+        finally:
+            operator.close()
+    return results
+
+
+def run(options):
+    """Suite entry point for bench/run.py."""
+    sizes = QUICK_SIZES if options.quick else SIZES
+    if os.environ.get("GROUPKEY_E2E_SIZES"):
+        sizes = tuple(int(n) for n in os.environ["GROUPKEY_E2E_SIZES"].split(","))
+    results = []
+    for size in sizes:
+        if not (options.wants("e2e/join") or options.wants("e2e/leave")):
+            continue
+        with tempfile.TemporaryDirectory(prefix="groupkey-e2e-") as directory:
+            try:
+                measured = measure(size, directory, options)
+            except Exception as exc:
+                options.error("e2e N=%d: %s: %s" % (size, type(exc).__name__,
+                                                     str(exc).splitlines()[0]))
+                continue
+        for kind, (seconds, event) in measured.items():
+            options.log("e2e: N=%d %s: %.2f s (gateway: request to quorum %.2f s, sponsors %s,"
+                        " height %d)" % (size, kind, seconds, event["seconds"],
+                                         ",".join(event["sponsors"]), event["height"]))
+            results.append(make_result("e2e/%s" % kind, "micropython", size,
+                                       "request_to_all_members", round(seconds * 1000, 1),
+                                       "ms", target=TARGET_S * 1000 if size == 32 else None))
+    return results
