@@ -15,3 +15,12 @@ Modules, lowest layer first (see docs/protocol.md for the protocol and the wire 
 
 No module does I/O; randomness arrives as arguments in the ``*_from_parts`` layer.
 """
+
+
+def run_steps(generator):
+    """Drive a ``*_steps`` generator (yields between X25519 operations) to its result."""
+    while True:
+        try:
+            next(generator)
+        except StopIteration as stop:
+            return stop.value

@@ -32,8 +32,9 @@ can compute (``span``: it stops below a node whose other child is still unknown)
 
 from groupkey.tgdh import codec, tree
 from groupkey.tgdh.errors import DecodeError, InvalidEvent
-from groupkey.tgdh.public_tree import MARK_ANCHOR, MARK_NEW, PublicTree
 
+MARK_ANCHOR = 1  # same values as public_tree.MARK_* (not imported: light members skip it)
+MARK_NEW = 2
 JOIN = 1
 LEAVE = 2
 REFRESH = 3
@@ -75,6 +76,8 @@ class Operation:
         if kind in (LEAVE, REFRESH):
             return cls(kind, reader.u32())
         if kind == MERGE:
+            from groupkey.tgdh.public_tree import PublicTree
+
             node = reader.u32()
             body = codec.Reader(reader.take(reader.u32()))
             subtree = PublicTree.decode_nodes(body)
@@ -125,6 +128,8 @@ def stage(public_tree, operations, fill=False):
     InvalidEvent when an operation cannot apply or names another insertion point than the
     rule; with ``fill`` a missing (None) insertion point is filled in with the rule's choice.
     """
+    from groupkey.tgdh.public_tree import PublicTree
+
     if not operations or len(operations) > MAX_OPERATIONS:
         raise InvalidEvent("an event holds 1..255 operations")
     staged = public_tree.copy()

@@ -17,8 +17,8 @@ was. ``*_steps`` variants are generators yielding after each X25519 operation (a
 
 from hashlib import sha256
 
-from groupkey.crypto import ct, rng
-from groupkey.tgdh import codec, events, keys, sponsor, transition, tree
+from groupkey.crypto import ct
+from groupkey.tgdh import codec, events, keys, run_steps, transition, tree
 from groupkey.tgdh.errors import (
     DecodeError,
     IncompleteView,
@@ -29,10 +29,8 @@ from groupkey.tgdh.errors import (
     Removed,
     TreeHashMismatch,
 )
-from groupkey.tgdh.messages import MemberUpdate, SponsorRequest, Welcome
-from groupkey.tgdh.state import PublicGroupState, check_sequence
-
-run_steps = sponsor.run_steps
+from groupkey.tgdh.hashing import climb_hash
+from groupkey.tgdh.transition import check_sequence
 
 
 class Member:
@@ -67,6 +65,8 @@ class Member:
         member.signing_seed = signing_seed
         member._secret = codec.fixed(secret, 32, "leaf secret")
         member._leaf_key = keys.blinded_key(secret)
+        from groupkey.tgdh.state import PublicGroupState
+
         state = PublicGroupState.genesis(group_id, identity, member._leaf_key)
         member.tree_hash = state.tree_hash()
         member.epoch_hash = state.epoch_hash
@@ -79,12 +79,16 @@ class Member:
     @classmethod
     def found(cls, group_id, identity, signing_seed, full=True):
         """Founder with a leaf secret from groupkey.crypto.rng."""
+        from groupkey.crypto import rng
+
         return cls.found_from_parts(group_id, identity, signing_seed, rng.random_bytes(32), full)
 
     @classmethod
     def from_welcome_steps(cls, data, identity, secret, signing_seed=None, public_state=None):
         """Generator: a member joining (or merged in) from Welcome bytes and its leaf secret.
         ``public_state`` (PublicGroupState bytes of the new epoch) makes it a full member."""
+        from groupkey.tgdh.messages import Welcome
+
         welcome = Welcome.decode(data)
         parsed = transition.decode(welcome.transition)
         _verify_signatures(parsed, welcome.identities)
@@ -110,6 +114,8 @@ class Member:
             path_keys[node] = entry[0] if entry else None
         yield from member._commit_steps(parsed, welcome.leaf, entries, path_keys, {}, None)
         if public_state is not None:
+            from groupkey.tgdh.state import PublicGroupState
+
             state = PublicGroupState.decode(public_state)
             if state.epoch != member.epoch or state.tree_hash() != member.tree_hash:
                 raise InvalidEvent("public state does not match the welcome")
@@ -121,6 +127,55 @@ class Member:
         """Blocking form of ``from_welcome_steps``."""
         return run_steps(cls.from_welcome_steps(data, identity, secret, signing_seed,
                                                 public_state))
+
+    @classmethod
+    def from_public_state_steps(cls, state, identity, secret, signing_seed=None,
+                                previous_epoch_hash=None, full=False):
+        """Generator: recover a member from a TRUSTED public state and its leaf secret (it
+        lost its path state, or a simulation builds it). ``previous_epoch_hash`` is the hash
+        of the epoch before ``state.epoch`` (zeros for epoch 0)."""
+        leaf = state.leaf_of(identity)
+        if leaf is None:
+            raise InvalidEvent("identity is not a member of this state")
+        member = cls()
+        member.group_id = state.group_id
+        member.identity = codec.fixed(identity, 32, "identity")
+        member.signing_seed = signing_seed
+        member._secret = codec.fixed(secret, 32, "leaf secret")
+        member._leaf_key = keys.blinded_key(secret)
+        operations = 1
+        yield
+        if member._leaf_key != state.tree.blinded[leaf]:
+            raise InconsistentBlindedKey("leaf secret does not match the public tree")
+        key = secret
+        child = leaf
+        for node in tree.path(leaf)[1:]:
+            key = keys.combine(key, state.tree.blinded[child ^ 1])
+            operations += 1
+            yield
+            member._path[node] = (key, state.tree.blinded[node])
+            member._copath[child ^ 1] = (state.tree.blinded[child ^ 1],
+                                         state.tree.hash(child ^ 1))
+            child = node
+        member.leaf = leaf
+        member.epoch = state.epoch
+        member.epoch_hash = state.epoch_hash
+        member.tree_hash = state.tree_hash()
+        member.last_transition_digest = state.last_transition_digest
+        member._epoch_keys = keys.epoch_keys(key, member.group_id, state.epoch,
+                                             member.tree_hash,
+                                             previous_epoch_hash or b"\x00" * 32)
+        member.x25519_operations = operations
+        if full:
+            member.public = state
+        return member
+
+    @classmethod
+    def from_public_state(cls, state, identity, secret, signing_seed=None,
+                          previous_epoch_hash=None, full=False):
+        """Blocking form of ``from_public_state_steps``."""
+        return run_steps(cls.from_public_state_steps(state, identity, secret, signing_seed,
+                                                     previous_epoch_hash, full))
 
     # ------------------------------------------------------------ properties
     @property
@@ -160,6 +215,9 @@ class Member:
     def contribute_steps(self, request_bytes, secret):
         """Generator: contribution for a SponsorRequest (bytes) with fresh leaf ``secret``;
         returns the transition bytes with the contribution appended."""
+        from groupkey.tgdh import sponsor
+        from groupkey.tgdh.messages import SponsorRequest
+
         request = SponsorRequest.decode(request_bytes)
         parsed = transition.decode(request.prefix, allow_incomplete=True)
         check_sequence(self.group_id, self.epoch, self.epoch_hash,
@@ -181,6 +239,8 @@ class Member:
 
     def contribute(self, request_bytes):
         """Contribution with a leaf secret from groupkey.crypto.rng."""
+        from groupkey.crypto import rng
+
         return self.contribute_from_parts(request_bytes, rng.random_bytes(32))
 
     # ------------------------------------------------------------- handling
@@ -194,6 +254,8 @@ class Member:
         if not isinstance(data, (bytes, bytearray)) or len(data) < 2:
             raise DecodeError("expected a transition or a member update")
         if data[1] == codec.TYPE_MEMBER_UPDATE:
+            from groupkey.tgdh.messages import MemberUpdate
+
             update = MemberUpdate.decode(data)
             transition_bytes, identities, delta = update.transition, update.identities, \
                 update.entries
@@ -277,7 +339,7 @@ class Member:
                 raise IncompleteView("no blinded key for path node %d" % node)
         leaf_key = pending.blinded_key if pending is not None else self._leaf_key
         secret = pending.secret if pending is not None else self._secret
-        tree_hash = sponsor.climb_hash(self.identity, leaf, leaf_key, path_blinded, hashes)
+        tree_hash = climb_hash(self.identity, leaf, leaf_key, path_blinded, hashes)
         if tree_hash != final.tree_hash:
             raise TreeHashMismatch("recomputed tree hash differs from the signed one")
         if published is None:
@@ -385,6 +447,8 @@ class Member:
                 tree.copath(member.leaf)) != sorted(member._copath):
             raise DecodeError("path or co-path does not fit the leaf")
         if public:
+            from groupkey.tgdh.state import PublicGroupState
+
             member.public = PublicGroupState.decode(public)
         member.signing_seed = signing_seed
         return member

@@ -18,25 +18,14 @@ Encoding (TYPE_PUBLIC_TREE, see ``encode``): version | type | nodes in pre-order
 the right subtree for an internal node.
 """
 
-from hashlib import sha256
-
 from groupkey.tgdh import codec, tree
 from groupkey.tgdh.errors import DecodeError, InvalidEvent
+from groupkey.tgdh.hashing import leaf_hash, node_hash
 
 MARK_ANCHOR = 1
 MARK_NEW = 2
 _LEAF_TAG = b"\x00"
 _NODE_TAG = b"\x01"
-
-
-def leaf_hash(identity, blinded_key):
-    """H(leaf) = SHA256(0x00 || identity || BK)."""
-    return sha256(_LEAF_TAG + identity + blinded_key).digest()
-
-
-def node_hash(blinded_key, left_hash, right_hash):
-    """H(internal) = SHA256(0x01 || BK || H(left) || H(right))."""
-    return sha256(_NODE_TAG + blinded_key + left_hash + right_hash).digest()
 
 
 class PublicTree:

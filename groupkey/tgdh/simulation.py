@@ -136,6 +136,34 @@ class Simulation:
         return epoch_secret
 
 
+def synthetic_group(group_id, size, rand):
+    """SIMULATION ONLY: epoch 0 of a ``size``-member group built directly, as if every member
+    had joined by the TGDH rule, with all node keys computed by a builder that knows every
+    leaf secret (no real group starts like this). Returns (PublicGroupState, {identity public
+    key: Identity}); members are materialized with ``Member.from_public_state``."""
+    from groupkey.tgdh import tree
+    from groupkey.tgdh.public_tree import PublicTree
+
+    identities = [Identity(rand) for _ in range(size)]
+    public_tree = PublicTree.single(identities[0].public, identities[0].blinded_key())
+    for identity in identities[1:]:
+        public_tree.insert(public_tree.insertion_point(0),
+                           PublicTree.single(identity.public, identity.blinded_key()))
+    node_keys = {}
+    for identity in identities:
+        node_keys[public_tree.leaf_of(identity.public)] = identity.secret
+    internal = sorted(public_tree.unknown_nodes(), key=tree.level, reverse=True)
+    for node in internal:
+        key = keys.combine(node_keys[2 * node], public_tree.blinded[2 * node + 1])
+        node_keys[node] = key
+        public_tree.blinded[node] = keys.blinded_key(key)
+    public_tree.clear_marks()
+    state = PublicGroupState(group_id, 0, keys.genesis_epoch_hash(group_id,
+                                                                  public_tree.tree_hash()),
+                             public_tree)
+    return state, dict((identity.public, identity) for identity in identities)
+
+
 class DeterministicRandom:
     """Reproducible bytes for tests and vectors ONLY (SHA-256 in counter mode over a seed):
     the same seed gives the same group on CPython and on MicroPython."""

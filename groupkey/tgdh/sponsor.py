@@ -8,18 +8,12 @@ after every X25519 operation and returns a ``Contribution`` result; drive it wit
 
 from hashlib import sha256
 
+import groupkey.tgdh as tgdh_package
 from groupkey.tgdh import codec, keys, transition, tree
 from groupkey.tgdh.errors import IncompleteView, InvalidEvent
-from groupkey.tgdh.public_tree import leaf_hash, node_hash
+from groupkey.tgdh.hashing import climb_hash
 
-
-def run_steps(generator):
-    """Drive a ``*_steps`` generator to the end and return its result."""
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
+run_steps = tgdh_package.run_steps
 
 
 class Pending:
@@ -31,22 +25,6 @@ class Pending:
         self.blinded_key = blinded_key
         self.path_keys = path_keys  # node -> (key, sibling BK used)
         self.operations = operations
-
-
-def climb_hash(identity, leaf, leaf_blinded_key, path_blinded_keys, copath_hashes):
-    """Tree hash recomputed from one leaf: its identity and BK, the BKs of its path and the
-    hashes of its co-path subtrees."""
-    digest = leaf_hash(identity, leaf_blinded_key)
-    node = leaf
-    while node > tree.ROOT:
-        other = copath_hashes[node ^ 1]
-        parent = node >> 1
-        if node & 1:
-            digest = node_hash(path_blinded_keys[parent], other, digest)
-        else:
-            digest = node_hash(path_blinded_keys[parent], digest, other)
-        node = parent
-    return digest
 
 
 def contribute_steps(request, identity, signing_seed, secret, counter=None):

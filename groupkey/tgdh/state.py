@@ -19,16 +19,10 @@ holds two valid candidates prefers the one with the lower SHA-256 (``preferred``
 from hashlib import sha256
 
 from groupkey.tgdh import codec, events, keys, transition, tree
-from groupkey.tgdh.errors import (
-    Duplicate,
-    InvalidEvent,
-    NotSponsor,
-    TreeHashMismatch,
-    WrongEpoch,
-    WrongGroup,
-)
+from groupkey.tgdh.errors import InvalidEvent, NotSponsor, TreeHashMismatch
 from groupkey.tgdh.messages import MemberUpdate, SponsorRequest, Welcome
 from groupkey.tgdh.public_tree import PublicTree
+from groupkey.tgdh.transition import check_sequence
 
 TYPE_PUBLIC_STATE = 0x07
 ZERO_HASH = b"\x00" * 32
@@ -38,20 +32,6 @@ def preferred(first, second):
     """Of two valid transitions for the same epoch, the one every member prefers locally
     (lowest SHA-256) until the ledger finalizes one."""
     return first if sha256(first).digest() <= sha256(second).digest() else second
-
-
-def check_sequence(group_id, epoch, epoch_hash, last_digest, parsed):
-    """Group, epoch and previous-hash checks shared by public state and members."""
-    if parsed.group_id != group_id:
-        raise WrongGroup("transition for another group")
-    if parsed.epoch <= epoch:
-        if parsed.epoch == epoch and sha256(parsed.data).digest() == last_digest:
-            raise Duplicate("transition already committed")
-        raise WrongEpoch("stale epoch %d (at %d)" % (parsed.epoch, epoch), older=True)
-    if parsed.epoch != epoch + 1:
-        raise WrongEpoch("future epoch %d (at %d)" % (parsed.epoch, epoch))
-    if parsed.previous_epoch_hash != epoch_hash:
-        raise WrongEpoch("previous epoch hash does not match (a fork)")
 
 
 class PublicGroupState:

@@ -21,10 +21,15 @@ event's structural changes).
 
 from hashlib import sha256
 
-from groupkey.crypto import ed25519
 from groupkey.crypto.errors import CryptoError
 from groupkey.tgdh import codec, events, tree
-from groupkey.tgdh.errors import BadSignature, DecodeError
+from groupkey.tgdh.errors import (
+    BadSignature,
+    DecodeError,
+    Duplicate,
+    WrongEpoch,
+    WrongGroup,
+)
 
 SIGNATURE_LABEL = b"groupkey tgdh v1 contribution"
 FLAG_FINAL = 1
@@ -111,11 +116,15 @@ def signature_message(prefix):
 
 def sign_contribution(prefix, signing_seed):
     """``prefix`` (everything up to the signature) followed by the sponsor's signature."""
+    from groupkey.crypto import ed25519
+
     return prefix + ed25519.sign(signing_seed, signature_message(prefix))
 
 
 def verify_contribution(contribution, identity):
     """Raise BadSignature unless ``identity`` signed ``contribution``."""
+    from groupkey.crypto import ed25519
+
     try:
         ed25519.verify(identity, contribution.signed_digest, contribution.signature)
     except CryptoError:
@@ -167,3 +176,17 @@ def decode(data, allow_incomplete=False):
         raise DecodeError("the last contribution is not final")
     reader.finish()
     return Transition(group_id, epoch, previous_epoch_hash, operations, contributions, raw)
+
+
+def check_sequence(group_id, epoch, epoch_hash, last_digest, parsed):
+    """Group, epoch and previous-hash checks shared by public state and members."""
+    if parsed.group_id != group_id:
+        raise WrongGroup("transition for another group")
+    if parsed.epoch <= epoch:
+        if parsed.epoch == epoch and sha256(parsed.data).digest() == last_digest:
+            raise Duplicate("transition already committed")
+        raise WrongEpoch("stale epoch %d (at %d)" % (parsed.epoch, epoch), older=True)
+    if parsed.epoch != epoch + 1:
+        raise WrongEpoch("future epoch %d (at %d)" % (parsed.epoch, epoch))
+    if parsed.previous_epoch_hash != epoch_hash:
+        raise WrongEpoch("previous epoch hash does not match (a fork)")
