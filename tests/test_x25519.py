@@ -198,7 +198,7 @@ def test_ladder_state_stays_reduced(pure):
         state, x_1, selectors = x25519_module._start(scalar, u_coordinate)
         for position in range(len(selectors)):
             x25519_module._ladder(state, x_1, selectors[position : position + 1], x_1 == 9)
-            bound = 2**259 if x_1 == 9 else 2**256  # 9 * (2**255 + 2**23) for u = 9
+            bound = 2**259 if x_1 == 9 else 2**256  # 9 * (2**255 + 2**45) for u = 9
             assert all(abs(value) < bound for value in state), position
 
 

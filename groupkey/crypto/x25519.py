@@ -21,7 +21,8 @@ Implementation notes (measured in docs/crypto.md, section "X25519"):
   costs roughly a thousand machine instructions of interpreter and allocator overhead before any
   arithmetic, so the ladder is written to minimise the number of integer operations: sums and
   differences stay unreduced, and products are only partly reduced by folding the bits above
-  2**255 back in (2**255 = 19 mod p), never with ``%``. Values stay below about 2**263.
+  2**255 back in (2**255 = 19 mod p), never with ``%``. The ladder state stays below 2**256
+  (2**259 for u = 9), intermediates below about 2**300 (see ``_ladder``).
 - The Montgomery ladder keeps its two points in a four-slot list and picks the slot to double
   by the scalar bit (list index), instead of a conditional swap: the sequence of operations is
   the same for every scalar. Python integer arithmetic is not constant time (see the docs).
@@ -69,10 +70,13 @@ def _ladder(state, x_1, selectors, small_x_1):
     The slot pair named by the selector is doubled, the other one receives the sum of both
     (a differential addition with difference x_1), with the formulas of RFC 7748 section 5.
 
-    Reduction: (t >> 255) * 19 + (t & mask) is congruent to t modulo p and, for t < 2**N,
-    smaller than 2**255 + 2**(N - 250.7). The four first-level products (of sums below
-    2**257) are folded once, to below 2**264; the four results are folded twice, to below
-    2**255 + 2**23, so the state never grows. ``small_x_1`` (x_1 = 9) lets 9 * t stay unfolded.
+    Reduction: (t >> 255) * 19 + (t & mask) is congruent to t modulo p and, for |t| < 2**N,
+    smaller in absolute value than 2**255 + 2**(N - 250.7); negative t is fine (>> floors).
+    One fold is not enough to keep values from growing from step to step, so the four
+    first-level products (of sums below 2**257) are folded once, to below 2**264, and the four
+    results are folded twice, to below 2**255 + 2**45: the state never grows. With
+    ``small_x_1`` (x_1 = 9) the new z of the sum is 9 times a twice-folded value, below
+    2**259, and needs no further reduction.
     """
     mask = _MASK
     a24 = _A24
@@ -117,7 +121,7 @@ def _ladder(state, x_1, selectors, small_x_1):
 
 
 def _reduce(t):
-    """Fold t (below 2**750) twice: congruent modulo p, below 2**255 + 2**23."""
+    """Fold t twice: congruent modulo p; below 2**256 in absolute value if |t| < 2**700."""
     t = (t >> 255) * 19 + (t & _MASK)
     return (t >> 255) * 19 + (t & _MASK)
 
@@ -136,7 +140,7 @@ def _double_three_times(x, z):
 
 
 def _square_times(value, count):
-    """value ** (2 ** count), reduced below 2**255 + 2**23 (count >= 1).
+    """value ** (2 ** count), reduced below 2**256 (count >= 1).
 
     Squarings alternate one fold (to below 2**260) and two folds, which is enough to keep the
     value from growing and saves one fold in two.
@@ -191,7 +195,7 @@ def _invert_rows(powers, first, stop):
 
 
 def _invert(z):
-    """z ** (p - 2) modulo p (below 2**255 + 2**23, not fully reduced)."""
+    """z ** (p - 2) modulo p (below 2**256, not fully reduced)."""
     powers = [z]
     _invert_rows(powers, 0, len(_INVERSION_CHAIN))
     return powers[-1]
