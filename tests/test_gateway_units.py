@@ -1,0 +1,159 @@
+"""Gateway pieces without processes: configuration, batching into TGDH operations, the
+joiner-sponsor filter, the operator's offer/genesis/invitation checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway import config as configuration
+from gateway import operator, rounds
+from groupkey import relay
+from groupkey.crypto import ed25519
+from groupkey.did import did_from_public_key
+from groupkey.ledger import bodies
+from groupkey.ledger import entry as entries
+from groupkey.tgdh import events, keys
+from groupkey.tgdh.simulation import DeterministicRandom, Simulation
+from groupkey.tgdh.state import PublicGroupState
+
+GROUP = b"units"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_defaults_and_errors(tmp_path):
+    settings = configuration.load(write(tmp_path, '[ledger]\nurls = ["http://a"]\n'
+                                                  '[groups]\nnames = ["g1"]\n'))
+    assert settings.timing["batch_window_ms"] == 200
+    assert settings.rounds["joiner_sponsors"] is True
+    with pytest.raises(configuration.ConfigError):
+        configuration.load(write(tmp_path, '[groups]\nnames = ["g1"]\n'))
+    with pytest.raises(configuration.ConfigError):
+        configuration.load(write(tmp_path, '[ledger]\nurls = ["http://a"]\n'
+                                           '[groups]\nnames = ["a/b"]\n'))
+    with pytest.raises(configuration.ConfigError):
+        configuration.load(write(tmp_path, "not toml ["))
+    with pytest.raises(configuration.ConfigError):
+        configuration.load(tmp_path / "missing.toml")
+
+
+def group_of(size):
+    rand = DeterministicRandom(b"gateway units %d" % size)
+    simulation = Simulation(GROUP, rand)
+    for _ in range(size - 1):
+        identity = simulation.new_identity()
+        simulation.run([simulation.join_operation(identity)])
+    return simulation, rand
+
+
+def test_build_operations_orders_leaves_joins_refreshes():
+    simulation, rand = group_of(5)
+    state = simulation.state
+    members = state.members()
+    newcomer = ed25519.public_key(rand(32))
+    blinded = keys.blinded_key(rand(32))
+    batch = [rounds.Request(relay.REFRESH, members[0], "a"),
+             rounds.Request(relay.JOIN, newcomer, "n", blinded),
+             rounds.Request(relay.LEAVE, members[3], "d"),
+             rounds.Request(relay.LEAVE, members[1], "b"),
+             rounds.Request(relay.LEAVE, members[3], "d")]
+    operations, joined, removed = rounds.build_operations(state, batch)
+    assert [operation.kind for operation in operations] == [
+        events.LEAVE, events.LEAVE, events.JOIN, events.REFRESH]
+    assert removed == [members[3], members[1]] and joined == [newcomer]
+    # the indices follow the tree as each earlier operation left it: prepare accepts them
+    data = state.prepare(operations)
+    assert data
+    staged = events.stage(state.tree, operations)
+    assert staged.leaf_of(members[3]) is None and staged.leaf_of(members[1]) is None
+    assert staged.leaf_of(members[0]) == operations[-1].node
+
+
+def test_refresh_of_a_leaver_is_dropped():
+    simulation, _ = group_of(3)
+    members = simulation.state.members()
+    batch = [rounds.Request(relay.LEAVE, members[1], "b"),
+             rounds.Request(relay.REFRESH, members[1], "b")]
+    operations, _, removed = rounds.build_operations(simulation.state, batch)
+    assert [operation.kind for operation in operations] == [events.LEAVE]
+    assert removed == [members[1]]
+
+
+def test_joiner_sponsor_filter_keeps_only_member_sponsors():
+    simulation, rand = group_of(4)
+    state = simulation.state
+    joins = []
+    for index in range(6):
+        identity = ed25519.public_key(rand(32))
+        joins.append(rounds.Request(relay.JOIN, identity, "j%d" % index,
+                                    keys.blinded_key(rand(32))))
+    operations, _, _ = rounds.build_operations(state, joins)
+    sponsors = rounds.sponsors_of(state, operations)
+    assert any(sponsor not in state.members() for sponsor in sponsors)  # joiners would sponsor
+    batch, later = rounds.without_joiner_sponsors(state, joins)
+    assert batch and len(batch) + len(later) == len(joins)
+    operations, _, _ = rounds.build_operations(state, batch)
+    assert set(rounds.sponsors_of(state, operations)) <= set(state.members())
+    assert batch == joins[:len(batch)]  # arrival order kept
+
+
+def test_event_codes():
+    assert rounds.event_code([b"x"], []) == rounds.EVENT_JOIN
+    assert rounds.event_code([], [b"x"]) == rounds.EVENT_LEAVE
+    assert rounds.event_code([], []) == rounds.EVENT_REFRESH
+    assert rounds.event_code([b"x"], [b"y"]) == rounds.EVENT_BATCH
+
+
+def founder_offer(seed, secret, device="dev-01"):
+    identity = ed25519.public_key(seed)
+    blinded = keys.blinded_key(secret)
+    signature = ed25519.sign(seed, relay.request_message(relay.FOUND, GROUP, identity,
+                                                         blinded))
+    found = relay.signed_request(relay.FOUND, GROUP, identity, signature, blinded)
+    return relay.offer(device, found[2:]), identity, blinded
+
+
+def test_operator_offer_genesis_and_invitation():
+    rand = DeterministicRandom(b"operator")
+    payload, identity, blinded = founder_offer(rand(32), rand(32))
+    offer = operator.parse_offer(payload, GROUP)
+    assert (offer.device_id, offer.identity, offer.blinded_key) == ("dev-01", identity,
+                                                                    blinded)
+    admin_seed = rand(32)
+    nodes = [ed25519.public_key(rand(32)) for _ in range(3)]
+    raw = operator.genesis_entry(GROUP, admin_seed, nodes, 2, offer)
+    entry = entries.decode(raw)
+    entry.verify_signature()
+    body = bodies.Genesis.decode(entry.body)
+    assert entry.kind == entries.GENESIS and entry.log_id == GROUP
+    assert body.policy == entries.POLICY_INVITATION and body.threshold == 2
+    assert body.nodes == nodes and body.admins == [ed25519.public_key(admin_seed)]
+    state = PublicGroupState.decode(body.public_tree)
+    assert state.members() == [identity] and state.epoch == 0
+    member = ed25519.public_key(rand(32))
+    for form in (member, member.hex(), did_from_public_key(member)):
+        data = operator.invitation_bytes(GROUP, admin_seed, form)
+        invitation = bodies.Invitation(data[:32], data[32:64], data[64:])
+        assert invitation.member == member
+        ed25519.verify(invitation.admin, invitation.message(GROUP), invitation.signature)
+
+
+def test_operator_rejects_bad_offers_and_keys():
+    rand = DeterministicRandom(b"operator bad")
+    payload, _, _ = founder_offer(rand(32), rand(32))
+    forged = bytearray(payload)
+    forged[-1] ^= 1
+    with pytest.raises(operator.OperatorError):
+        operator.parse_offer(bytes(forged), GROUP)
+    with pytest.raises(operator.OperatorError):
+        operator.parse_offer(payload, b"another group")
+    with pytest.raises(operator.OperatorError):
+        operator.parse_offer(b"\x01\x90junk", GROUP)
+    with pytest.raises(operator.OperatorError):
+        operator.member_key("zz")
+    with pytest.raises(operator.OperatorError):
+        operator.member_key("00" * 31)
