@@ -80,17 +80,28 @@ async def genesis(member, message):
 
 
 async def sponsor(member, message):
-    """SPONSOR: contribute our new path with a fresh leaf secret (kept pending in memory
-    until the EPOCH that includes it; a later SPONSOR replaces it)."""
+    """SPONSOR: contribute our new path with a fresh leaf secret. A member keeps it pending
+    in memory until the EPOCH that includes it (a later SPONSOR replaces it); a joiner that
+    the rule names (a subtree of joiners) stores it durably first, for its WELCOME."""
     from groupkey import relay
 
-    if member.tgdh is None:
-        raise Rejected("sponsor request for a device that is not a member yet")
     secret = member.random_bytes(32)
-    data = await member.steps(member.tgdh.contribute_steps(message.data, secret))
+    if member.tgdh is None:
+        from groupkey.tgdh import sponsor as tgdh_sponsor
+        from groupkey.tgdh.messages import SponsorRequest
+
+        if not member.state["pending"]:
+            raise Rejected("sponsor request for a device that is not joining")
+        member.state["sponsor_secret"] = binascii.hexlify(secret).decode()
+        member.save()
+        data, _ = await member.steps(tgdh_sponsor.contribute_steps(
+            SponsorRequest.decode(message.data), member.identity, member.seed, secret))
+        member.log("sponsored", {"epoch": None, "joiner": True})
+    else:
+        data = await member.steps(member.tgdh.contribute_steps(message.data, secret))
+        member.log("sponsored", {"epoch": member.tgdh.epoch + 1,
+                                 "x25519": member.tgdh.x25519_operations})
     member.contribution = data
-    member.log("sponsored", {"epoch": member.tgdh.epoch + 1,
-                             "x25519": member.tgdh.x25519_operations})
     await member.send(relay.contribution(message.request_id, data))
 
 
@@ -144,6 +155,8 @@ async def welcome(member, message):
             raise Rejected("welcome without a pending join")
         body = accept.check_transition(entry, member.config, None, None)
         secrets = [member.pending_secret()]
+        if member.state.get("sponsor_secret"):
+            secrets.insert(0, binascii.unhexlify(member.state["sponsor_secret"]))
         how = "welcome"
     else:
         body = accept.check_transition(entry, member.config, current.epoch, member.head(),
@@ -181,6 +194,8 @@ async def error(member, message):
     text = bytes(message.text).decode()
     member.log("gateway_error", {"code": message.code, "text": text})
     if message.code != relay.ERROR_REJECTED:
+        if member.tgdh is not None and not member.leaving:
+            member.behind = time.ticks_ms()  # e.g. a CATCHUP the gateway could not serve yet
         member.schedule(member.retry_ms)
         return
     if text == "not a member":

@@ -76,6 +76,7 @@ class Member:
         self.reading_ms = int(config.get("reading_s", 5) * 1000)
         self.readings = Readings(self.group_id, device_id, log)
         self.min_free = None
+        self.heap_probe = bool(config.get("heap_probe"))
         self.rejected = 0
 
     # ------------------------------------------------------------------ state
@@ -156,6 +157,8 @@ class Member:
                 next(generator)
             except StopIteration as stop:
                 return stop.value
+            if self.heap_probe:
+                gc.collect()
             free = gc.mem_free()
             if self.min_free is None or free < self.min_free:
                 self.min_free = free
@@ -362,6 +365,7 @@ class Member:
         self.tgdh = new_member
         self.state["head"] = _hex(entry_hash)
         self.state["pending"] = None
+        self.state["sponsor_secret"] = None
         self.contribution = None
         self.save()
         self.readings.reset(new_member, self.seed)
@@ -369,6 +373,7 @@ class Member:
         gc.collect()
         self.log("epoch", {"epoch": new_member.epoch, "how": how, "leaf": new_member.leaf,
                            "tree": fingerprint(new_member.tree_hash), "key": _hex(key),
+                           "entry": fingerprint(entry_hash),
                            "ms": time.ticks_diff(_ticks(), started),
                            "mem_free": gc.mem_free(), "min_free": self.min_free})
         self.min_free = None
