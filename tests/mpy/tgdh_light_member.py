@@ -3,6 +3,7 @@
 #   run   import the state, handle the update, print one JSON line (epoch, fingerprints,
 #         x25519 operations, milliseconds, heap in use afterwards)
 #   peak  print {"peak_bytes": ...} for import_state + handle (bench/mpy/heap.py reserve search)
+#   footprint  print {"code_bytes": ...}: heap taken by the imports a light member needs
 #   sponsor  UPDATE_FILE is a sponsor request; argv[4] leaf secret hex, argv[5] signing seed
 #         hex: print {"transition": hex, "x25519": n, "ms": ...}
 import gc
@@ -35,7 +36,15 @@ def process():
 
 
 gc.collect()
-if mode == "peak":
+if mode == "footprint":
+    from groupkey.crypto import ed25519  # noqa: F401
+    from groupkey.tgdh import messages  # noqa: F401
+
+    before = gc.mem_alloc()
+    state = update = None
+    gc.collect()
+    print(json.dumps({"code_bytes": gc.mem_alloc()}))
+elif mode == "peak":
     from bench.mpy import heap
 
     process()
