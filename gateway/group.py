@@ -109,6 +109,7 @@ class Group:
         outcomes: list[str] = []
         for attempt in range(attempts):
             outcome = await self.service.ledger.submit_everywhere(entry)
+            outcome = await self._heal(outcome, entry)
             outcomes = outcome.outcomes()
             keys = self.node_keys() or self._keys_from_entry(entry)
             if keys and self._bundle_ok(entry_hash, outcome.bundle, keys):
@@ -117,6 +118,40 @@ class Group:
                 break
             await asyncio.sleep(self.settings.timing["retry_delay_s"] * (attempt + 1))
         return b"", outcomes
+
+    async def _heal(self, outcome, entry: bytes):
+        """A node that was down answers ``out_of_order`` for the group log: give it the
+        entries it missed (from the catch-up window), then this one again."""
+        from ledger_node.client import SubmitOutcome
+
+        decoded = entries.decode(entry)
+        if decoded.kind not in entries.GROUP_KINDS:
+            return outcome
+        ledger = self.service.ledger
+        results = list(outcome.results)
+        healed = False
+        for index, result in enumerate(results):
+            if result.get("outcome") != "out_of_order":
+                continue
+            expected = _expected_sequence(result.get("reason", ""))
+            if expected is None or expected >= decoded.sequence:
+                continue
+            url = ledger.urls[index]
+            for sequence in range(expected, decoded.sequence):
+                kept = self.history.get(sequence)
+                if kept is None:
+                    break
+                answer = await ledger.submit(url, kept[0])
+                if answer.get("outcome") not in ACCEPTED:
+                    break
+            else:
+                results[index] = await ledger.submit(url, entry)
+                healed = True
+                log.info("%s: ledger node %s caught up from epoch %d", self.name, url,
+                         expected)
+                self.emit("ledger_healed", url=url, from_epoch=expected,
+                          to_epoch=decoded.sequence)
+        return SubmitOutcome(results) if healed else outcome
 
     def _keys_from_entry(self, entry: bytes) -> list[bytes]:
         decoded = entries.decode(entry)
@@ -553,6 +588,17 @@ class Group:
                 self.send_error(request.device, code, text)
             if requeue and request.identity != skip:
                 self.queue.append(request)
+
+
+def _expected_sequence(reason: str) -> int | None:
+    """The sequence a node expects, from its ``out_of_order`` reason text."""
+    words = reason.replace(",", " ").split()
+    if "expected" in words and "sequence" in words:
+        try:
+            return int(words[words.index("sequence") + 1])
+        except (IndexError, ValueError):
+            return None
+    return None
 
 
 def _kind_name(kind: int) -> str:

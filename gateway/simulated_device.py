@@ -59,6 +59,7 @@ class SimulatedDevice:
         self.answer_sponsor = True
         self.final_epoch = -1
         self.ignore_updates = False  # tests: miss EPOCH messages (then catch up)
+        self.ignore_welcome = False  # tests: lose the WELCOME of the join
 
     # ------------------------------------------------------------------ MQTT
     def topic(self, kind: str) -> str:
@@ -191,6 +192,8 @@ class SimulatedDevice:
             self._check_entry(decoded)
             self.member.handle(message.data)
             self._committed(decoded)
+        elif kind == relay.WELCOME and self.ignore_welcome:
+            self.note("ignored a welcome")
         elif kind == relay.WELCOME:
             decoded = self._bundle(message.entry, message.bundle)
             if self.member is not None:  # catch-up: same leaf secret, fresh co-path

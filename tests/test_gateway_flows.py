@@ -157,6 +157,26 @@ def test_catchup_after_missed_epoch(system, fleet):
     assert_agree(fleet, event["epoch"], [d.device_id for d in members(fleet)])
 
 
+def test_lost_welcome_is_recovered_by_catchup(system, operator, fleet):
+    joiner = fleet["dev-08"]
+    joiner.connect()
+    joiner.register()
+    operator.invite(joiner.identity)
+    time.sleep(0.3)
+    joiner.ignore_welcome = True
+    joiner.join()
+    joined = gateway_event(system, "epoch", lambda e: "dev-08" in e["joined"])
+    fleet["dev-01"].refresh()  # one more epoch the joiner misses too
+    event = gateway_event(system, "epoch", lambda e: e["epoch"] == joined["epoch"] + 1)
+    assert joiner.member is None
+    joiner.ignore_welcome = False
+    joiner.catchup()  # CATCHUP(0): the WELCOME of its join, then the missed EPOCH
+    joiner.wait_epoch(event["epoch"])
+    for device in members(fleet):
+        device.wait_epoch(event["epoch"])
+    assert_agree(fleet, event["epoch"], [d.device_id for d in members(fleet)])
+
+
 def test_gateway_restart_rebuilds_from_the_ledger(system, fleet):
     epoch = fleet["dev-01"].member.epoch
     system.kill_gateway()
@@ -182,6 +202,14 @@ def test_one_ledger_node_down(system, fleet):
         assert_agree(fleet, epoch + 1, [d.device_id for d in members(fleet)])
     finally:
         system.start_node(2)
+    # the next transition brings the node that was down up to date (the gateway heals it)
+    fleet["dev-02"].refresh()
+    event = gateway_event(system, "epoch", lambda e: e["epoch"] == epoch + 2)
+    assert event["receipts"] == 3
+    healed = system.gateway.named("ledger_healed")
+    assert healed and healed[-1]["from_epoch"] == epoch + 1
+    for device in members(fleet):
+        device.wait_epoch(epoch + 2)
 
 
 def test_bad_inputs_get_an_error_and_never_crash(system, operator, fleet):
