@@ -6,6 +6,12 @@ Keys (defaults in DEFAULTS): ``group_id`` (required), ``device_id`` (else the bo
 (0 = forever; emulation and tests stop the device cleanly after that long), ``flash_dir``,
 ``network_delay_ms`` (unix board), ``wifi_ssid``/``wifi_password``, ``led_pin``,
 ``button_pin`` (ESP32 board).
+
+Group member (app/member.py, docs/e2e.md): ``ledger_keys`` (hex Ed25519 keys of the genesis
+ledger nodes: the only keys the device trusts), ``ledger_threshold`` (t), ``founder`` (true on
+exactly one device of a new group), ``retry_s`` (request retry interval), ``reading_s``
+(encrypted sensor reading interval, 0 = off), ``heap_probe`` (collect before each heap sample
+during a rekey, for measurements).
 """
 
 import json
@@ -21,6 +27,12 @@ DEFAULTS = {
     "run_seconds": 0,
     "backoff_min_ms": 250,
     "backoff_max_ms": 30000,
+    "ledger_keys": [],
+    "ledger_threshold": 2,
+    "founder": False,
+    "retry_s": 5,
+    "reading_s": 5,
+    "heap_probe": False,
 }
 
 REQUIRED = ("group_id",)
