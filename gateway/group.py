@@ -28,6 +28,7 @@ from groupkey.tgdh.state import PublicGroupState
 log = logging.getLogger("gateway.group")
 
 ACCEPTED = ("accepted", "duplicate")
+SILENT_ROUNDS = 3
 
 
 def fingerprint(data: bytes) -> str:
@@ -63,6 +64,7 @@ class Group:
         self.next_request_id = 1
         self.founder_device: str | None = None
         self.round_running = False
+        self.silent: dict[str, int] = {}  # device -> sponsor timeouts in a row
 
     # ------------------------------------------------------------------ helpers
     def fingerprint(self, data: bytes) -> str:
@@ -467,8 +469,10 @@ class Group:
             request_id, body)
         self.send(device, message)
         try:
-            return await rounds.wait_answer(future, self.settings.timing["sponsor_timeout_s"],
-                                            device, self.device_identity.get(device, b""))
+            answer = await rounds.wait_answer(future, self.settings.timing["sponsor_timeout_s"],
+                                              device, self.device_identity.get(device, b""))
+            self.silent.pop(device, None)
+            return answer
         finally:
             self.waiting.pop(request_id, None)
 
@@ -569,16 +573,24 @@ class Group:
         self.head = entries.decode(entry).entry_hash()
 
     def _aborted(self, batch, exc: rounds.RoundAborted) -> None:
+        """Requesters retry; a sponsor that is offline (or silent three rounds in a row) is
+        removed first, so one dead member cannot block the group."""
         log.warning("%s: transition aborted: %s", self.name, exc)
         self.emit("aborted", reason=str(exc))
-        if exc.offline_identity and self.state.leaf_of(exc.offline_identity) is not None:
-            device = self.device_of(exc.offline_identity)
+        identity = exc.offline_identity
+        skip = None
+        if identity and self.state.leaf_of(identity) is not None:
+            device = self.device_of(identity)
+            silent = 0
             if device is not None:
-                self.online[device] = False
-                self.offline_since.setdefault(device, time.monotonic())
-            self.queue.insert(0, rounds.Request(relay.LEAVE, exc.offline_identity, None))
+                silent = self.silent[device] = self.silent.get(device, 0) + 1
+            if device is None or not self.is_online(device) or silent >= SILENT_ROUNDS:
+                log.info("%s: removing sponsor %s (%s)", self.name, device,
+                         "offline" if silent < SILENT_ROUNDS else "silent")
+                self.queue.insert(0, rounds.Request(relay.LEAVE, identity, None))
+                skip = identity
         self._give_back(batch, relay.ERROR_RETRY, str(exc)[:180], requeue=exc.retry,
-                        skip=exc.offline_identity)
+                        skip=skip)
 
     def _give_back(self, batch, code: int, text: str, requeue: bool = True,
                    skip: bytes | None = None) -> None:
