@@ -157,3 +157,24 @@ def test_operator_rejects_bad_offers_and_keys():
         operator.member_key("zz")
     with pytest.raises(operator.OperatorError):
         operator.member_key("00" * 31)
+
+
+def test_operator_keygen_cli(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "admin.key"
+    assert operator.main(["keygen", "--out", str(path)]) == 0
+    seed = bytes.fromhex(path.read_text().strip())
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["admin_key"] == ed25519.public_key(seed).hex()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_gateway_cli_configuration_error(tmp_path):
+    import subprocess
+    import sys
+
+    bad = write(tmp_path, '[groups]\nnames = ["g"]\n')
+    result = subprocess.run([sys.executable, "-m", "gateway", "--config", str(bad)],
+                            check=False, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "configuration error" in result.stderr
