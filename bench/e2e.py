@@ -31,11 +31,20 @@ SIZES = (8, 32)
 QUICK_SIZES = (8,)
 
 
-def _member_epoch(system, device_id, epoch, timeout):
+def _member_epoch(system, device_id, epoch, timeout, spent=None):
     device = system.device(device_id)
     event = device.wait_for("epoch", timeout=timeout,
                             predicate=lambda e: e["detail"]["epoch"] >= epoch)
+    if spent is not None and isinstance(event["detail"].get("ms"), (int, float)):
+        spent.append(event["detail"]["ms"])  # the device's own processing time
     return event["host_t"]
+
+
+def _spread(values):
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    return "median %d ms, max %d ms" % (ordered[len(ordered) // 2], ordered[-1])
 
 
 def _request_time(system, kind, device_id, after, timeout):
@@ -92,7 +101,10 @@ def measure(size, directory, options, timeout=120.0):
             requested = _request_time(system, "join", joiner, mark, timeout)
             event = _epoch_event(system, mark, lambda e: joiner in e["joined"], timeout)
             members.append(joiner)
-            done = max(_member_epoch(system, d, event["epoch"], timeout) for d in members)
+            spent = []
+            done = max(_member_epoch(system, d, event["epoch"], timeout, spent)
+                       for d in members)
+            options.log("e2e: N=%d join: per-device processing %s" % (size, _spread(spent)))
             results["join"] = (done - requested, event)
             leaver = members[1]
             mark = len(system.gateway.events)
@@ -101,7 +113,10 @@ def measure(size, directory, options, timeout=120.0):
             requested = _request_time(system, "leave", leaver, mark, timeout)
             event = _epoch_event(system, mark, lambda e: leaver in e["removed"], timeout)
             members.remove(leaver)
-            done = max(_member_epoch(system, d, event["epoch"], timeout) for d in members)
+            spent = []
+            done = max(_member_epoch(system, d, event["epoch"], timeout, spent)
+                       for d in members)
+            options.log("e2e: N=%d leave: per-device processing %s" % (size, _spread(spent)))
             results["leave"] = (done - requested, event)
         finally:
             operator.close()
