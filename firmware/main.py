@@ -16,7 +16,6 @@ import asyncio  # noqa: E402
 
 from app import config as device_config  # noqa: E402
 from app.logger import log  # noqa: E402
-from app.member import Member  # noqa: E402
 from app.runtime import Device  # noqa: E402
 from board import Board  # noqa: E402
 
@@ -30,8 +29,16 @@ def config_path():
     return (os.getenv("GROUPKEY_CONFIG") if hasattr(os, "getenv") else None) or "config.json"
 
 
-def _member_factory(board):
-    """The runtime builds the member; it also gets the board (sensor reading, flash dir)."""
+def _member_factory(config, board):
+    """The member class the runtime builds: app.member.Member (it also gets the board:
+    sensor reading, flash dir), or the runtime-only placeholder (``"member":
+    "placeholder"``, runtime tests at 96K)."""
+    if config.get("member") == "placeholder":
+        from app.placeholder import PlaceholderMember
+
+        return PlaceholderMember
+    from app.member import Member
+
     def make(config, device_id, store, log):
         return Member(config, device_id, store, log, board)
     return make
@@ -44,7 +51,7 @@ def main():
     gc.collect()
     log("heap", {"free_at_start": _free_at_start, "free_after_imports": gc.mem_free()})
     try:
-        asyncio.run(Device(config, board, _member_factory(board), log).run())
+        asyncio.run(Device(config, board, _member_factory(config, board), log).run())
     except Exception as exc:  # e.g. ConnectRefused: wrong credentials; retrying cannot help
         board.status("error")
         log("fatal", repr(exc))

@@ -23,7 +23,8 @@ def write_config(tmp_path, port, **overrides):
     device_id = "dev-" + uuid.uuid4().hex[:6]
     config = {"group_id": "g1", "device_id": device_id, "broker_port": port,
               "flash_dir": str(tmp_path / "flash"), "keepalive_s": 5, "heartbeat_s": 1,
-              "watchdog_ms": 2000, "backoff_min_ms": 100, "backoff_max_ms": 1000}
+              "watchdog_ms": 2000, "backoff_min_ms": 100, "backoff_max_ms": 1000,
+              "member": "placeholder"}  # runtime only; the group member: tests/hil
     config.update(overrides)
     path = tmp_path / ("config-%s.json" % device_id)
     path.write_text(json.dumps(config))

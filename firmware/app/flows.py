@@ -7,6 +7,7 @@ save first) replaces the old one. A check that fails raises Rejected or a TGDH/c
 the caller (Member.handle) logs it and resynchronizes with a CATCHUP.
 """
 
+import asyncio
 import binascii
 import time
 
@@ -73,6 +74,7 @@ async def genesis(member, message):
     started = time.ticks_ms()
     entry = accept.decode_entry(message.entry)
     accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    await asyncio.sleep(0)  # let the watchdog feeder and keepalive run between stages
     founded = TGDHMember.found_from_parts(member.group_id.encode(), member.identity,
                                           member.seed, member.pending_secret(), full=False)
     accept.check_genesis(entry, member.config, founded.tree_hash)
@@ -130,6 +132,7 @@ async def epoch_update(member, message):
     if entry.sequence <= member.tgdh.epoch:
         return  # already have it (e.g. through a catch-up)
     accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    await asyncio.sleep(0)  # let the watchdog feeder and keepalive run between stages
     body = accept.check_transition(entry, member.config, member.tgdh.epoch, member.head())
     update = MemberUpdate.decode(message.data)
     accept.check_tgdh_matches(body, update.transition)
@@ -150,6 +153,7 @@ async def welcome(member, message):
     if current is not None and entry.sequence <= current.epoch:
         return
     accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    await asyncio.sleep(0)  # let the watchdog feeder and keepalive run between stages
     if current is None:
         if not member.state["pending"]:
             raise Rejected("welcome without a pending join")

@@ -77,6 +77,7 @@ class Member:
         self.readings = Readings(self.group_id, device_id, log)
         self.min_free = None
         self.heap_probe = bool(config.get("heap_probe"))
+        self.max_lag_ms = 0
         self.rejected = 0
 
     # ------------------------------------------------------------------ state
@@ -131,7 +132,8 @@ class Member:
     def summary(self):
         """The presence payload: epoch, identity key (gateway rebuild), counters."""
         return {"epoch": self.epoch(), "identity": _hex(self.identity),
-                "boots": self.state["boots"], "member": self.tgdh is not None}
+                "boots": self.state["boots"], "member": self.tgdh is not None,
+                "max_lag_ms": self.max_lag_ms}
 
     # -------------------------------------------------------------- sending
     async def send(self, payload):
@@ -240,10 +242,13 @@ class Member:
         next_reading = time.ticks_add(_ticks(), self.reading_ms)
         next_command = _ticks()
         while True:
+            before = _ticks()
             await asyncio.sleep_ms(200)
+            now = _ticks()
+            lag = time.ticks_diff(now, before) - 200  # how long the loop was held by others
+            self.max_lag_ms = max(self.max_lag_ms, lag)
             if not self.client.connected():
                 continue
-            now = _ticks()
             if self.next_request_at is not None and time.ticks_diff(
                     now, self.next_request_at) >= 0:
                 await self.next_request()
@@ -375,7 +380,8 @@ class Member:
                            "tree": fingerprint(new_member.tree_hash), "key": _hex(key),
                            "entry": fingerprint(entry_hash),
                            "ms": time.ticks_diff(_ticks(), started),
-                           "mem_free": gc.mem_free(), "min_free": self.min_free})
+                           "mem_free": gc.mem_free(), "min_free": self.min_free,
+                           "max_lag_ms": self.max_lag_ms})
         self.min_free = None
 
     def head(self):

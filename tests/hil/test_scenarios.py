@@ -90,7 +90,7 @@ def harness(request, tmp_path_factory):
                          gateway_options={"presence_grace_s": GRACE_S,
                                           "sponsor_timeout_s": 8.0},
                          device_options={"retry_s": 2, "reading_s": 3, "keepalive_s": 10,
-                                         "heartbeat_s": 5})
+                                         "heartbeat_s": 5, "watchdog_ms": 15000})
     with system:
         operator = Operator(os.urandom(32), GROUP, system.ledger_keys(), system.threshold)
         settings = system.operator_settings()
