@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 from groupkey import did as dids
-from groupkey.ledger import entry as entries
 from groupkey.ledger.receipt import Checkpoint, Receipt
 from ledger_node import validation
 from ledger_node.merkle_tree import MerkleTree
-from ledger_node.state import GROUP, IDENTITY, LedgerState
+from ledger_node.state import GROUP, LedgerState
 from ledger_node.storage import Storage
 
 log = logging.getLogger("ledger_node")
@@ -233,5 +232,3 @@ class LedgerNode:
     def close(self) -> None:
         self.storage.close()
 
-
-__all__ = ["IDENTITY", "GROUP", "LedgerNode", "Result", "entries", "fingerprint"]
