@@ -79,8 +79,7 @@ def measure(size, directory, options, timeout=120.0):
 
     system = LocalSystem(directory, devices=size + 1, group="bench%d" % size,
                          device_options={"retry_s": 1, "reading_s": 0},
-                         gateway_options={"batch_window_ms": 100, "presence_grace_s": 600,
-                                          "rounds.joiner_sponsors": False})
+                         gateway_options={"batch_window_ms": 100, "presence_grace_s": 600})
     results = {}
     with system:
         settings = system.operator_settings()

@@ -234,8 +234,7 @@ def main(argv=None) -> int:
     system = LocalSystem(directory, devices=arguments.devices, group="demo",
                          heap=arguments.heap,
                          device_options={"retry_s": 2, "reading_s": 2},
-                         gateway_options={"batch_window_ms": 300, "presence_grace_s": 60,
-                                          "rounds.joiner_sponsors": False})
+                         gateway_options={"batch_window_ms": 300, "presence_grace_s": 60})
     try:
         with system:
             say("all processes up (broker port %d, ledger %s)" % (
