@@ -289,6 +289,37 @@ def test_any_signature_bit_flip_is_rejected(seed, message, bit):
             ed25519.verify(public, message, flip_bit(signature, bit))
 
 
+def test_signing_control_flow_does_not_depend_on_the_scalar():
+    """The lines executed by the comb, traced, are the same for very different scalars."""
+    import sys
+
+    multiply.base_table()
+    code = multiply.base_multiply_steps.__code__
+
+    def lines_for(scalar):
+        seen = []
+
+        def tracer(frame, event, arg):
+            if frame.f_code is code:
+                if event == "line":
+                    seen.append(frame.f_lineno)
+                return tracer
+            return None
+
+        sys.settrace(tracer)
+        try:
+            multiply.base_multiply(scalar)
+        finally:
+            sys.settrace(None)
+        return seen
+
+    reference = lines_for(0)
+    assert len(reference) > 1000
+    rng = random.Random(3)
+    for scalar in (1, L - 1, 2**255 - 1, 2**254 + 8, rng.getrandbits(256), rng.getrandbits(253)):
+        assert lines_for(scalar) == reference
+
+
 # --- API details ----------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ Functions: ``generate_seed()``, ``public_key(seed)``, ``sign(seed, message)``,
 ``verify(public_key, message, signature)`` (returns None or raises), ``is_valid(...)``,
 and the generators ``sign_steps`` / ``verify_steps`` that yield now and then (firmware
 asyncio) and return the result. ``SigningKey(seed)`` and ``VerifyingKey(public_key)`` cache
-the expanded key and the decoded point for repeated use.
+the expanded key and the decoded point for repeated use. Point formulas and encodings are in
+edwards25519, scalar multiplication in edwards25519_multiply.
 
 Verification rule (docs/crypto.md, section Ed25519):
 

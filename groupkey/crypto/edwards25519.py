@@ -14,7 +14,7 @@ so the identity needs no special case. Only products are reduced modulo p; sums 
 differences stay unreduced (|value| < 4p) until the next product.
 
 Public functions: ``decode`` / ``encode`` (RFC 8032 5.1.3 / 5.1.2, strict), ``inverse``,
-``double``, ``add``, ``to_cached`` / ``add_cached``, ``negate``, ``times_eight``,
+``double``, ``add``, ``to_cached`` / ``add_cached``, ``times_eight``,
 ``is_identity``, ``equal``. Scalar multiplication is in edwards25519_multiply.
 """
 
@@ -163,12 +163,6 @@ def add_cached(point, cached):
 def add(point, other):
     """point + other, both extended."""
     return add_cached(point, to_cached(other))
-
-
-def negate(point):
-    """-point."""
-    X, Y, Z, T = point
-    return (-X % P, Y, Z, -T % P)
 
 
 def times_eight(point):
