@@ -6,7 +6,8 @@
     [groups]   names (topic level = group id bytes in UTF-8)
     [timing]   batch_window_ms, presence_grace_s, sponsor_timeout_s, retry_delay_s,
                catchup_window (epochs kept in memory for catch-up)
-    [rounds]   joiner_sponsors (false: never batch joins so that a joiner must sponsor)
+    [rounds]   joiner_sponsors (false: never batch joins so that a joiner must sponsor),
+               max_requests (per transition: bounds the sponsors a round waits for)
     [logging]  level, events (JSON event lines on stdout)
 """
 
@@ -22,7 +23,7 @@ DEFAULTS = {
     "groups": {"names": []},
     "timing": {"batch_window_ms": 200, "presence_grace_s": 60.0, "sponsor_timeout_s": 20.0,
                "retry_delay_s": 1.0, "catchup_window": 256},
-    "rounds": {"joiner_sponsors": True},
+    "rounds": {"joiner_sponsors": True, "max_requests": 16},
     "logging": {"level": "INFO", "events": True},
 }
 

@@ -486,7 +486,8 @@ class Group:
             if not self.queue or self.state is None:
                 continue
             await asyncio.sleep(window)
-            batch, self.queue = self.queue, []
+            limit = max(1, int(self.settings.rounds["max_requests"]))
+            batch, self.queue = self.queue[:limit], self.queue[limit:]
             self.round_running = True
             completed = False
             try:
