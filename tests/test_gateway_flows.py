@@ -8,6 +8,9 @@ down, presence timeout. After each step every member holds the same epoch secret
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,6 +20,7 @@ from gateway.operator import Operator
 from gateway.simulated_device import SimulatedDevice
 from groupkey import relay
 from groupkey.crypto import rng
+from groupkey.did import did_from_public_key
 
 GRACE_S = 2.0
 
@@ -36,6 +40,16 @@ def operator(system):
     settings = system.operator_settings()
     admin = Operator(rng.random_bytes(32), system.group, settings["ledger_keys"],
                      settings["threshold"])
+    key_file = system.directory / "admin.key"
+    key_file.write_text(admin.admin_seed.hex())
+    key_file.chmod(0o600)
+    (system.directory / "operator.toml").write_text(
+        '[mqtt]\nhost = "127.0.0.1"\nport = %d\nusername = "%s"\npassword = "%s"\n'
+        '[group]\nname = "%s"\n[admin]\nkey_file = "%s"\n[ledger]\nkeys = [%s]\n'
+        'threshold = %d\n' % (settings["port"], settings["username"], settings["password"],
+                               system.group, key_file,
+                               ", ".join('"%s"' % key.hex() for key in settings["ledger_keys"]),
+                               settings["threshold"]))
     admin.connect(settings["host"], settings["port"], settings["username"],
                   settings["password"])
     yield admin
@@ -161,8 +175,15 @@ def test_lost_welcome_is_recovered_by_catchup(system, operator, fleet):
     joiner = fleet["dev-08"]
     joiner.connect()
     joiner.register()
-    operator.invite(joiner.identity)
-    time.sleep(0.3)
+    # the operator CLI this time, with the device's DID
+    did = did_from_public_key(joiner.identity)
+    result = subprocess.run([sys.executable, "-m", "gateway.operator", "--config",
+                             str(system.directory / "operator.toml"), "invite", did],
+                            check=False, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["invited"] == joiner.identity.hex()
+    system.gateway.wait_for("invited", predicate=lambda e: (
+        e["identity"] == joiner.identity[:6].hex()))
     joiner.ignore_welcome = True
     joiner.join()
     joined = gateway_event(system, "epoch", lambda e: "dev-08" in e["joined"])
