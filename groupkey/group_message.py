@@ -67,8 +67,7 @@ class WrongEpoch(GroupMessageError):
         self.message_epoch = message_epoch
         self.current_epoch = current_epoch
         self.older = message_epoch < current_epoch
-        GroupMessageError.__init__(
-            self,
+        super().__init__(  # GroupMessageError.__init__ does not exist on MicroPython
             "message for %s epoch %d (current %d)"
             % ("old" if self.older else "future", message_epoch, current_epoch),
         )

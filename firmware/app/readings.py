@@ -68,7 +68,7 @@ class Readings:
             leaf, sequence, payload = self.messaging.decrypt(message)
         except group_message.UnknownSender:
             _, leaf, _ = group_message.parse_header(message)
-            if len(self.held) < HELD:
+            if len(self.held) < HELD and (sender_device, message) not in self.held:
                 self.held.append((sender_device, message))
             if leaf in self.asked:
                 return None

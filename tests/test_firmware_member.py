@@ -1,0 +1,262 @@
+"""The device member's checks (firmware/app/accept.py) and its readings app
+(firmware/app/readings.py), without a broker: real ledger receipts (Merkle tree + node
+signatures), real TGDH transitions (groupkey.tgdh.simulation), real group messages.
+
+accept.py is plain Python, so its negative cases run under CPython; the readings app and the
+leaf-proof check also run inside MicroPython from the mpy-cross image. The whole member, with
+the gateway, ledger nodes and broker, is tested in tests/hil/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from groupkey.crypto import ed25519
+from groupkey.ledger import bodies, receipt
+from groupkey.ledger import entry as entries
+from groupkey.ledger.merkle import leaf_hash
+from groupkey.tgdh import events
+from groupkey.tgdh.simulation import Simulation
+from ledger_node.merkle_tree import MerkleTree
+
+FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
+if str(FIRMWARE) not in sys.path:
+    sys.path.append(str(FIRMWARE))
+
+from app import accept  # noqa: E402
+from app.accept import Rejected  # noqa: E402
+
+GROUP = "g1"
+
+
+def seeded(seed):
+    generator = random.Random(seed)
+    return lambda length: bytes(generator.getrandbits(8) for _ in range(length))
+
+
+NODE_SEEDS = [hashlib.sha256(b"node %d" % index).digest() for index in range(4)]
+NODE_KEYS = [ed25519.public_key(seed) for seed in NODE_SEEDS]
+CONFIG = {"group_id": GROUP, "ledger_keys": [key.hex() for key in NODE_KEYS[:3]],
+          "ledger_threshold": 2}
+
+
+def make_receipt(node_seed, raw_entry, filler):
+    tree = MerkleTree()
+    for index in range(filler):
+        tree.append_entry(b"filler %d" % index)
+    leaf_index = tree.append_entry(raw_entry)
+    checkpoint = receipt.Checkpoint(ed25519.public_key(node_seed), tree.size, tree.root(),
+                                    1764000000000)
+    checkpoint.signature = ed25519.sign(node_seed, checkpoint.signed_message())
+    return receipt.Receipt(checkpoint, leaf_index, tree.inclusion_proof(leaf_index, tree.size))
+
+
+def bundle(raw_entry, nodes):
+    return receipt.encode_bundle([make_receipt(NODE_SEEDS[index], raw_entry, 3 + 5 * index)
+                                  for index in nodes])
+
+
+@pytest.fixture(scope="module")
+def group():
+    """A 3-member simulated group after one refresh: (simulation, transition bytes, sponsor
+    identity, sponsor seed)."""
+    simulation = Simulation(GROUP.encode(), seeded(7))
+    for _ in range(2):
+        identity = simulation.new_identity()
+        simulation.run([simulation.join_operation(identity)])
+    public = simulation.state.members()[0]
+    leaf = simulation.leaf_of(public)
+    data = simulation.build([events.refresh(leaf)])
+    sponsor_seed = simulation.members[public].signing_seed
+    return simulation, data, public, sponsor_seed
+
+
+def transition_entry(data, new_tree_hash, sequence, previous, signer_seed, group_id=GROUP):
+    body = bodies.Transition(3, new_tree_hash, [], [], [], data).encode()
+    item = entries.Entry(entries.TRANSITION, group_id.encode(), sequence, previous, body,
+                         ed25519.public_key(signer_seed))
+    return item
+
+
+def final_tree_hash(data):
+    from groupkey.tgdh import transition
+
+    return transition.decode(data).final().tree_hash
+
+
+# ------------------------------------------------------------------------------ receipts
+def test_receipts_t_of_n_from_configured_nodes_only(group):
+    raw = b"some entry bytes"
+    entry_hash = leaf_hash(raw)
+    accept.check_receipts(entry_hash, bundle(raw, [0, 1]), CONFIG)
+    accept.check_receipts(entry_hash, bundle(raw, [2, 1, 0]), CONFIG)
+    with pytest.raises(Rejected, match="receipts"):
+        accept.check_receipts(entry_hash, bundle(raw, [0]), CONFIG)
+    with pytest.raises(Rejected, match="receipts"):  # node 3 is not configured
+        accept.check_receipts(entry_hash, bundle(raw, [0, 3]), CONFIG)
+    with pytest.raises(Rejected, match="receipts"):  # receipts for another entry
+        accept.check_receipts(leaf_hash(b"other"), bundle(raw, [0, 1]), CONFIG)
+    with pytest.raises(Rejected, match="no ledger keys"):
+        accept.check_receipts(entry_hash, bundle(raw, [0, 1]), {"group_id": GROUP})
+
+
+def test_transition_entry_must_follow_our_epoch_and_head(group):
+    simulation, data, public, seed = group
+    epoch = simulation.state.epoch
+    head = b"\x11" * 32
+    good = transition_entry(data, final_tree_hash(data), epoch + 1, head, seed)
+    body = accept.check_transition(good, CONFIG, epoch, head)
+    accept.check_tgdh_matches(body, data)
+    cases = [
+        (transition_entry(data, final_tree_hash(data), epoch + 1, head, seed, "g2"),
+         "another group"),
+        (transition_entry(data, final_tree_hash(data), epoch + 2, head, seed),
+         "does not follow"),
+        (transition_entry(data, final_tree_hash(data), epoch + 1, b"\x22" * 32, seed),
+         "does not link"),
+    ]
+    for item, reason in cases:
+        with pytest.raises(Rejected, match=reason):
+            accept.check_transition(item, CONFIG, epoch, head)
+    # catch-up: a later epoch is fine, an older or equal one is not
+    later = transition_entry(data, final_tree_hash(data), epoch + 3, b"\x22" * 32, seed)
+    accept.check_transition(later, CONFIG, epoch, head, catchup=True)
+    with pytest.raises(Rejected, match="not newer"):
+        accept.check_transition(later, CONFIG, epoch + 3, head, catchup=True)
+    # entry body and delivered transition must agree, tree hash included
+    with pytest.raises(Rejected, match="different transitions"):
+        accept.check_tgdh_matches(body, data[:-1] + bytes([data[-1] ^ 1]))
+    wrong_hash = transition_entry(data, b"\x33" * 32, epoch + 1, head, seed)
+    with pytest.raises(Rejected, match="tree hash"):
+        accept.check_tgdh_matches(accept.check_transition(wrong_hash, CONFIG, epoch, head),
+                                  data)
+
+
+def test_sign_request_only_for_our_own_contribution(group):
+    simulation, data, public, seed = group
+    epoch = simulation.state.epoch
+    head = b"\x11" * 32
+    unsigned = transition_entry(data, final_tree_hash(data), epoch + 1, head,
+                                seed).unsigned_bytes()
+    item = accept.check_sign_request(unsigned, CONFIG, public, epoch, head, data)
+    signed = entries.decode(entries.sign(item, seed))
+    signed.verify_signature()
+    with pytest.raises(Rejected, match="another signer"):
+        accept.check_sign_request(unsigned, CONFIG, b"\x01" * 32, epoch, head, data)
+    with pytest.raises(Rejected, match="no contribution"):
+        accept.check_sign_request(unsigned, CONFIG, public, epoch, head, None)
+    other = data[:-5] + b"\x00" * 5
+    with pytest.raises(Rejected, match="our contribution"):
+        accept.check_sign_request(unsigned, CONFIG, public, epoch, head, other)
+    with pytest.raises(Rejected, match="does not follow"):
+        accept.check_sign_request(unsigned, CONFIG, public, epoch + 1, head, data)
+
+
+def leaf_proof_message(state, leaf, identity=None):
+    from groupkey import relay
+
+    tree = state.tree
+    return relay.decode(relay.leaf_proof(state.epoch, leaf, identity or tree.identity[leaf],
+                                         tree.blinded[leaf], state.copath_proof(leaf)))
+
+
+def test_leaf_proof_checked_against_our_tree_hash(group):
+    simulation, _, _, _ = group
+    state = simulation.state
+    for identity in state.members():
+        leaf = state.leaf_of(identity)
+        accept.check_leaf_proof(leaf_proof_message(state, leaf), state.epoch, state.tree_hash())
+    leaf = state.leaf_of(state.members()[1])
+    with pytest.raises(Rejected, match="does not match"):  # a gateway naming someone else
+        accept.check_leaf_proof(leaf_proof_message(state, leaf, b"\x05" * 32), state.epoch,
+                                state.tree_hash())
+    with pytest.raises(Rejected, match="epoch"):
+        accept.check_leaf_proof(leaf_proof_message(state, leaf), state.epoch + 1,
+                                state.tree_hash())
+
+
+# ------------------------------------------------------------------ inside MicroPython
+MPY_SCRIPT = r"""
+import binascii, json, sys
+from app import accept
+from app.readings import Readings
+from groupkey import group_message, relay
+from groupkey.tgdh.member import Member
+
+
+def main():
+    with open(sys.argv[1]) as handle:  # a file: an argv word > ~256 bytes crashes the port
+        args = json.load(handle)
+    unhex = binascii.unhexlify
+    logged = []
+    def log(event, detail=None):
+        logged.append((event, detail))
+
+    seed = unhex(args["seed"])
+    identity = unhex(args["identity"])
+    member = Member.found_from_parts(b"g1", identity, seed, unhex(args["secret"]), full=False)
+    sender = Readings("g1", "dev-a", log)
+    receiver = Readings("g1", "dev-b", log)
+    sender.reset(member, seed)
+    receiver.reset(member, seed)
+    # own leaf is known: decrypted at once
+    assert receiver.receive("dev-a", sender.encrypt(21.5)) is None
+    # a sender at an unknown leaf: WHO asked once, message held until the proof
+    other_seed = unhex(args["other_seed"])
+    message = group_message.encrypt_message(b"g1", 0, member.traffic_secret, 5, 0, other_seed,
+                                            b'{"device": "dev-c", "temperature": 3}')
+    assert receiver.receive("dev-c", message) == 5
+    assert receiver.receive("dev-c", message) is None
+    receiver.learned(5, unhex(args["other_identity"]))
+    # a message of another epoch (e.g. after our removal) is unreadable, not a crash
+    later = group_message.encrypt_message(b"g1", 1, member.traffic_secret, 4, 0, seed, b"{}")
+    receiver.receive("dev-a", later)
+    receiver.clear()
+    receiver.receive("dev-a", sender.encrypt(22.0))
+    # a leaf proof for our own epoch-0 tree
+    proof = relay.decode(relay.leaf_proof(0, member.leaf, identity, member.blinded_key(),
+                                          unhex(args["proof"])))
+    accept.check_leaf_proof(proof, 0, member.tree_hash)
+    try:
+        accept.check_leaf_proof(proof, 0, b"\x00" * 32)
+        print("ACCEPTED-BAD-PROOF")
+    except accept.Rejected:
+        pass
+    print(json.dumps(logged))
+
+
+main()
+"""
+
+
+def test_readings_and_leaf_proof_in_micropython(micropython, tmp_path):
+    from groupkey.tgdh.keys import blinded_key
+    from groupkey.tgdh.state import PublicGroupState
+
+    rand = seeded(11)
+    seed, secret, other_seed = rand(32), rand(32), rand(32)
+    identity = ed25519.public_key(seed)
+    state = PublicGroupState.genesis(GROUP.encode(), identity, blinded_key(secret))
+    args = {"seed": seed.hex(), "identity": identity.hex(), "secret": secret.hex(),
+            "other_seed": other_seed.hex(),
+            "other_identity": ed25519.public_key(other_seed).hex(),
+            "proof": state.copath_proof(state.leaf_of(identity)).hex()}
+    script = tmp_path / "readings_check.py"
+    script.write_text(MPY_SCRIPT)
+    arguments = tmp_path / "arguments.json"
+    arguments.write_text(json.dumps(args))
+    result = micropython(script, args=[str(arguments)], heap="320K", precompiled=True)
+    lines = result.stdout.strip().splitlines()
+    assert "ACCEPTED-BAD-PROOF" not in lines
+    logged = json.loads(lines[-1])
+    readings = [detail for event, detail in logged if event == "reading"]
+    unreadable = [detail for event, detail in logged if event == "unreadable"]
+    assert [r["temperature"] for r in readings] == [21.5, 3]
+    assert readings[1]["from"] == "dev-c" and readings[1]["leaf"] == 5
+    assert [u["reason"] for u in unreadable] == ["WrongEpoch", "not a member"]
