@@ -416,6 +416,39 @@ def test_verifying_key_rejects_bad_public_keys(backend_name):
         backend.use(previous)
 
 
+def test_small_order_encodings_and_their_rejection():
+    # independently: the torsion part [L]P of pycryptodome points, and its multiples
+    generator_of_torsion = None
+    y = 2
+    while generator_of_torsion is None:
+        try:
+            point = eddsa.import_public_key(y.to_bytes(32, "little")).pointQ * L
+        except ValueError:
+            point = None
+        if point is not None and not (point * 4).is_point_at_infinity():
+            generator_of_torsion = point
+        y += 1
+    expected = set()
+    for multiple in range(8):
+        x, y = (int(c) for c in (generator_of_torsion * multiple).xy) if multiple else (0, 1)
+        expected.add((y | (x & 1) << 255).to_bytes(32, "little"))
+    assert ed25519.small_order_encodings() == expected
+    assert len(expected) == 8
+    seed = bytes(range(32))
+    public = pycryptodome_public_key(seed)
+    signature = pycryptodome_sign(seed, b"m")
+    for name in backend.available():
+        with using(name):
+            for encoded in expected:
+                with pytest.raises(InvalidInput):
+                    ed25519.VerifyingKey(encoded)
+                with pytest.raises(BadSignature):
+                    ed25519.verify(public, b"m", encoded + signature[32:])
+                key = ed25519.VerifyingKey(public)
+                key.verify(b"m", signature)
+                assert not key.is_valid(b"m", encoded + signature[32:])
+
+
 # --- MicroPython ----------------------------------------------------------------------------
 
 MICROPYTHON_BATCH = r"""

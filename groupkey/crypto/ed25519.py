@@ -286,7 +286,7 @@ class _FastVerifier:
     """pycryptodome verifier for one public key, with our checks in front (CPython only).
 
     pycryptodome already rejects non-canonical encodings, S >= L and a failed cofactored
-    equation; it accepts small-order A and R, which we reject first.
+    equation; it accepts small-order A and R, which we reject first (small_order_encodings).
     """
 
     def __init__(self, public_key):
@@ -296,22 +296,51 @@ class _FastVerifier:
             key = eddsa.import_public_key(public_key)
         except ValueError:
             raise InvalidInput("ed25519: public key is not a valid point encoding")
-        if (key.pointQ * 8).is_point_at_infinity():
+        if public_key in small_order_encodings():
             raise InvalidInput("ed25519: public key is a small-order point")
         self._scheme = eddsa.new(key, "rfc8032")
 
     def verify(self, message, signature):
-        from Crypto.Signature import eddsa
-
         if int.from_bytes(signature[32:], "little") >= _L:
             raise BadSignature("ed25519: S is not reduced modulo L")
-        try:
-            point_r = eddsa.import_public_key(signature[:32]).pointQ
-        except ValueError:
-            raise BadSignature("ed25519: R is not a valid point encoding")
-        if (point_r * 8).is_point_at_infinity():
+        # A non-canonical R is refused by pycryptodome's decoding inside verify().
+        if signature[:32] in small_order_encodings():
             raise BadSignature("ed25519: R is a small-order point")
         try:
             self._scheme.verify(message, signature)
         except ValueError:
             raise BadSignature("ed25519: signature does not verify")
+
+
+_small_order = None
+
+
+def small_order_encodings():
+    """The canonical encodings of the 8 points P with [8]P = 0, computed on first use.
+
+    A canonical encoding is in this set exactly when its point has small order, so the
+    pycryptodome path checks A and R by membership (``[8]P`` there is a full 255-bit ladder,
+    about 0.5 ms). Found as the torsion part -[L]P of the first decodable y = 2, 3, ... that
+    has order 8, and its 8 multiples.
+    """
+    global _small_order
+    if _small_order is None:
+        multiply = edwards25519_multiply
+        y = 2
+        while True:
+            point = edwards25519.decode(y.to_bytes(32, "little"))
+            if point is not None:
+                torsion = multiply.run(
+                    multiply.double_multiply_steps(0, _L, multiply.odd_multiples(point))
+                )
+                quadruple = edwards25519.double(edwards25519.double(torsion))
+                if not edwards25519.is_identity(quadruple):
+                    break
+            y += 1
+        encodings = set()
+        current = edwards25519.IDENTITY
+        for _ in range(8):
+            encodings.add(edwards25519.encode(current))
+            current = edwards25519.add(current, torsion)
+        _small_order = frozenset(encodings)
+    return _small_order
