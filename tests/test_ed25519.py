@@ -432,7 +432,7 @@ def test_small_order_encodings_and_their_rejection():
     for multiple in range(8):
         x, y = (int(c) for c in (generator_of_torsion * multiple).xy) if multiple else (0, 1)
         expected.add((y | (x & 1) << 255).to_bytes(32, "little"))
-    assert ed25519.small_order_encodings() == expected
+    assert set(ed25519.small_order_encodings()) == expected
     assert len(expected) == 8
     seed = bytes(range(32))
     public = pycryptodome_public_key(seed)

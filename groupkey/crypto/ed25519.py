@@ -316,7 +316,8 @@ _small_order = None
 
 
 def small_order_encodings():
-    """The canonical encodings of the 8 points P with [8]P = 0, computed on first use.
+    """The canonical encodings of the 8 points P with [8]P = 0 (a sorted tuple of bytes),
+    computed on first use.
 
     A canonical encoding is in this set exactly when its point has small order, so the
     pycryptodome path checks A and R by membership (``[8]P`` there is a full 255-bit ladder,
@@ -342,5 +343,5 @@ def small_order_encodings():
         for _ in range(8):
             encodings.add(edwards25519.encode(current))
             current = edwards25519.add(current, torsion)
-        _small_order = frozenset(encodings)
+        _small_order = tuple(sorted(encodings))
     return _small_order
