@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import shutil
 import urllib.request
 
 import pytest
@@ -44,6 +44,19 @@ class BoardSystem(LocalSystem):
         super().__init__(directory, **options)
         self.ports = dict(zip(self.device_ids, ports))
         self.broker_host = broker_host
+
+    def broker_files(self):
+        """Mosquitto listening on every interface: the boards reach it over Wi-Fi (the
+        ledger nodes and the gateway stay on 127.0.0.1; devices speak only MQTT)."""
+        import getpass
+
+        from gateway import localsystem, mosquitto_config
+
+        return mosquitto_config.write_broker_files(
+            self.directory / "broker", self.broker_port, self.passwords,
+            (localsystem.GATEWAY_USER, self.gateway_password), bind="0.0.0.0",
+            operator=(localsystem.OPERATOR_USER, self.operator_password),
+            extra_lines=("user %s" % getpass.getuser(),))
 
     def device_config(self, device_id):
         config = super().device_config(device_id)
@@ -80,6 +93,9 @@ def make_system(request, tmp_path_factory, **options):
         host = request.config.getoption("--broker-host", default=None)
         if not host:
             pytest.fail("--board-port needs --broker-host", pytrace=False)
+        if shutil.which("mpremote") is None:
+            pytest.fail("mpremote not found: pip install -r requirements-hardware.txt",
+                        pytrace=False)
         return BoardSystem(directory, ports, host, **options)
     return LocalSystem(directory, **options)
 
@@ -92,11 +108,3 @@ def fetch_group_entry(url, group, sequence):
             return bytes.fromhex(json.loads(answer.read())["entry"])
     except (OSError, ValueError, KeyError):
         return None
-
-
-def mpremote_available():
-    try:
-        subprocess.run(["mpremote", "--help"], capture_output=True, check=False)
-        return True
-    except OSError:
-        return False
