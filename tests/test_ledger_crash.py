@@ -33,7 +33,7 @@ def post(url: str, raw: bytes) -> dict | None:
 
 
 def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:
         return json.loads(response.read())
 
 
