@@ -260,3 +260,35 @@ def test_readings_and_leaf_proof_in_micropython(micropython, tmp_path):
     assert [r["temperature"] for r in readings] == [21.5, 3]
     assert readings[1]["from"] == "dev-c" and readings[1]["leaf"] == 5
     assert [u["reason"] for u in unreadable] == ["WrongEpoch", "not a member"]
+
+
+def test_sponsor_secret_restored_after_reboot_opens_its_epoch(group):
+    """What Member.restore_pending relies on: a sponsor that rebooted between CONTRIBUTION
+    and EPOCH (state from flash, pending secret from the durable state, no cached path keys)
+    accepts the epoch and agrees with the others; without the secret it cannot."""
+    from groupkey.tgdh import keys
+    from groupkey.tgdh.errors import TGDHError
+    from groupkey.tgdh.member import Member
+    from groupkey.tgdh.sponsor import Pending
+
+    simulation, _, _, _ = group
+    state = simulation.state
+    sponsor_identity, other_identity = state.members()[1], state.members()[2]
+    sponsor = simulation.members[sponsor_identity]
+    saved = sponsor.export_state()
+    data = state.prepare([events.refresh(state.leaf_of(sponsor_identity))])
+    secret = seeded(99)(32)
+    data = sponsor.contribute_from_parts(state.sponsor_request(data), secret)
+    assert state.sponsor_request(data) is None
+    new_state = state.apply(data)
+    other = Member.import_state(simulation.members[other_identity].export_state())
+    other.handle(new_state.member_update(state, data, other_identity))
+
+    rebooted = Member.import_state(saved, sponsor.signing_seed)
+    update = new_state.member_update(state, data, sponsor_identity)
+    with pytest.raises(TGDHError):
+        rebooted.handle(update)
+    rebooted._pending = Pending(None, secret, keys.blinded_key(secret), {}, None)
+    assert rebooted.handle(update) == new_state.epoch
+    assert rebooted.epoch_secret == other.epoch_secret
+    assert rebooted.tree_hash == new_state.tree_hash()

@@ -82,20 +82,23 @@ async def genesis(member, message):
 
 
 async def sponsor(member, message):
-    """SPONSOR: contribute our new path with a fresh leaf secret. A member keeps it pending
-    in memory until the EPOCH that includes it (a later SPONSOR replaces it); a joiner that
-    the rule names (a subtree of joiners) stores it durably first, for its WELCOME."""
+    """SPONSOR: contribute our new path with a fresh leaf secret, stored durably first. A
+    member keeps it pending until the EPOCH that includes it (a later SPONSOR replaces it;
+    after a reboot it is restored from the state); a joiner that the rule names (a subtree of
+    joiners) uses it for its WELCOME."""
     from groupkey import relay
 
     secret = member.random_bytes(32)
+    if member.tgdh is None and not member.state["pending"]:
+        raise Rejected("sponsor request for a device that is not joining")
+    # stored before the contribution leaves: after a reboot the EPOCH (or WELCOME) that
+    # publishes our new leaf key can still be opened
+    member.state["sponsor_secret"] = binascii.hexlify(secret).decode()
+    member.save()
     if member.tgdh is None:
         from groupkey.tgdh import sponsor as tgdh_sponsor
         from groupkey.tgdh.messages import SponsorRequest
 
-        if not member.state["pending"]:
-            raise Rejected("sponsor request for a device that is not joining")
-        member.state["sponsor_secret"] = binascii.hexlify(secret).decode()
-        member.save()
         data, _ = await member.steps(tgdh_sponsor.contribute_steps(
             SponsorRequest.decode(message.data), member.identity, member.seed, secret))
         member.log("sponsored", {"epoch": None, "joiner": True})

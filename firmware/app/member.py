@@ -105,6 +105,8 @@ class Member:
 
             self.tgdh = TGDHMember.import_state(_unhex(state["member"]), self.seed)
             self.readings.reset(self.tgdh, self.seed)
+            if state.get("sponsor_secret"):
+                self.restore_pending(_unhex(state["sponsor_secret"]))
         state["boots"] += 1
         sequence = self.save()
         from groupkey.did import did_from_public_key
@@ -113,6 +115,15 @@ class Member:
             "did": did_from_public_key(self.identity), "identity": _hex(self.identity),
             "fingerprint": fingerprint(self.identity), "boots": state["boots"],
             "epoch": self.epoch(), "registered": state["registered"], "sequence": sequence})
+
+    def restore_pending(self, secret):
+        """A contribution made before a reboot: its leaf secret becomes pending again (the
+        path keys are recomputed when its EPOCH arrives)."""
+        from groupkey.tgdh import keys
+        from groupkey.tgdh.sponsor import Pending
+
+        self.tgdh._pending = Pending(None, secret, keys.blinded_key(secret), {}, None)
+        self.log("pending_restored", {"blinded_key": fingerprint(self.tgdh._pending.blinded_key)})
 
     def save(self):
         """Write the whole state atomically (firmware/durable.py); returns its sequence."""
@@ -268,7 +279,7 @@ class Member:
         if self.readings.messaging is None:
             return
         reader = getattr(self.board, "temperature", None)
-        temperature = reader() if reader else 20.0 + (_ticks() // 1000 % 50) / 10
+        temperature = reader() if reader else None
         message = self.readings.encrypt(temperature)
         try:
             await self.client.publish(topics.message(self.group_id, self.device_id), message,

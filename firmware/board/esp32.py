@@ -111,6 +111,14 @@ class Board(BoardBase):
         gc.collect()
         return gc.mem_free()
 
+    def temperature(self):
+        """The chip's internal temperature sensor in degrees C (the demo app's reading)."""
+        import esp32
+
+        if hasattr(esp32, "mcu_temperature"):
+            return esp32.mcu_temperature()
+        return round((esp32.raw_temperature() - 32) / 1.8, 1)  # original ESP32: Fahrenheit
+
     def reboot(self):
         """Hardware reset; does not return."""
         machine.reset()

@@ -108,6 +108,14 @@ class Board(BoardBase):
         gc.collect()
         return gc.mem_free()
 
+    def temperature(self):
+        """A fake sensor reading in degrees C (the demo app's payload): 20-25, slowly
+        varying per device."""
+        import time
+
+        offset = sum(self.device_id().encode()) % 20
+        return 20.0 + ((time.ticks_ms() // 1000 + offset) % 50) / 10
+
     def reboot(self):
         """Exit with REBOOT_EXIT_CODE; the harness restarts the device."""
         self.log("reboot", None)

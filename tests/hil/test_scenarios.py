@@ -123,8 +123,9 @@ def test_group_of_eight_forms(harness):
         len(harness.members), detail["epoch"], time.monotonic() - started))
     # readings flow between members
     reader = system.device(harness.members[-1])
-    reader.wait_for("reading", timeout=20, predicate=lambda e: e["detail"]["epoch"]
-                    == detail["epoch"] and e["detail"]["from"] != harness.members[-1])
+    reading = reader.wait_for("reading", timeout=20, predicate=lambda e: e["detail"]["epoch"]
+                              == detail["epoch"] and e["detail"]["from"] != harness.members[-1])
+    assert 20.0 <= reading["detail"]["temperature"] <= 25.0  # the unix board's fake sensor
 
 
 def test_device_joins(harness):
