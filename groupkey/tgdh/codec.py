@@ -74,7 +74,7 @@ class Reader:
     def __init__(self, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise DecodeError("expected bytes")
-        self.data = bytes(data)
+        self.data = data if isinstance(data, bytes) else bytes(data)  # no copy of bytes
         self.offset = 0
 
     def take(self, size):

@@ -3,6 +3,8 @@
 #   run   import the state, handle the update, print one JSON line (epoch, fingerprints,
 #         x25519 operations, milliseconds, heap in use afterwards)
 #   peak  print {"peak_bytes": ...} for import_state + handle (bench/mpy/heap.py reserve search)
+#   repeat  argv[4] = N: import_state + handle N times after loading every module it needs
+#         (for instruction counts by the difference method: N=1 minus N=0)
 #   footprint  print {"code_bytes": ...}: heap taken by the imports a light member needs
 #   sponsor  UPDATE_FILE is a sponsor request; argv[4] leaf secret hex, argv[5] signing seed
 #         hex: print {"transition": hex, "x25519": n, "ms": ...}
@@ -36,7 +38,14 @@ def process():
 
 
 gc.collect()
-if mode == "footprint":
+if mode == "repeat":
+    from groupkey.crypto import ed25519  # noqa: F401
+    from groupkey.tgdh import messages  # noqa: F401, F811
+
+    for _ in range(int(sys.argv[4])):
+        process()
+    print("ok")
+elif mode == "footprint":
     from groupkey.crypto import ed25519  # noqa: F401
     from groupkey.tgdh import messages  # noqa: F401
 
