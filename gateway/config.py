@@ -5,7 +5,8 @@
                known), timeout_s
     [groups]   names (topic level = group id bytes in UTF-8)
     [timing]   batch_window_ms, presence_grace_s, sponsor_timeout_s, retry_delay_s,
-               catchup_window (epochs kept in memory for catch-up)
+               catchup_window (epochs kept in memory for catch-up), stuck_catchups and
+               stuck_after_s (a member asking that often, that long, from one epoch is removed)
     [rounds]   joiner_sponsors (false: never batch joins so that a joiner must sponsor),
                max_requests (per transition: bounds the sponsors a round waits for)
     [logging]  level, events (JSON event lines on stdout)
@@ -22,7 +23,8 @@ DEFAULTS = {
     "ledger": {"urls": [], "threshold": 2, "timeout_s": 10.0},
     "groups": {"names": []},
     "timing": {"batch_window_ms": 200, "presence_grace_s": 60.0, "sponsor_timeout_s": 20.0,
-               "retry_delay_s": 1.0, "catchup_window": 256},
+               "retry_delay_s": 1.0, "catchup_window": 256, "stuck_catchups": 5,
+               "stuck_after_s": 10.0},
     "rounds": {"joiner_sponsors": True, "max_requests": 16},
     "logging": {"level": "INFO", "events": True},
 }

@@ -65,6 +65,7 @@ class Group:
         self.founder_device: str | None = None
         self.round_running = False
         self.silent: dict[str, int] = {}  # device -> sponsor timeouts in a row
+        self.catchups: dict[str, tuple[int, int, float]] = {}  # device -> (epoch, n, since)
 
     # ------------------------------------------------------------------ helpers
     def fingerprint(self, data: bytes) -> str:
@@ -305,6 +306,8 @@ class Group:
         if epoch >= self.state.epoch:
             self.send(device, relay.final(self.last_entry, self.bundle))
             return
+        if self._stuck(device, identity, epoch):
+            return
         updates = self.catchup_updates(identity, epoch)
         if updates is None:
             self.send_error(device, relay.ERROR_RETRY, "too far behind the catch-up window")
@@ -312,6 +315,26 @@ class Group:
         for message in updates:
             self.send(device, message)
         self.emit("catchup", device=device, from_epoch=epoch, to_epoch=self.state.epoch)
+
+    def _stuck(self, device: str, identity: bytes, epoch: int) -> bool:
+        """A member that asks to catch up from the same epoch again and again cannot use
+        what it is sent (e.g. it lost the leaf secret of its own contribution): remove it,
+        so that it joins again with a fresh leaf. True when a removal was queued."""
+        now = time.monotonic()
+        first_epoch, count, since = self.catchups.get(device, (epoch, 0, now))
+        if first_epoch != epoch:
+            first_epoch, count, since = epoch, 0, now
+        count += 1
+        self.catchups[device] = (first_epoch, count, since)
+        limit = int(self.settings.timing.get("stuck_catchups", 5))
+        if count < limit or now - since < self.settings.timing.get("stuck_after_s", 10.0):
+            return False
+        del self.catchups[device]
+        log.warning("%s: %s asked %d times to catch up from epoch %d: removing it so it can "
+                    "join again", self.name, device, count, epoch)
+        self.emit("stuck_member", device=device, epoch=epoch, catchups=count)
+        self.enqueue(rounds.Request(relay.LEAVE, identity, None))
+        return True
 
     def catchup_updates(self, identity: bytes, epoch: int) -> list[bytes] | None:
         """Messages bringing a member from ``epoch`` to the current one, each with its ledger

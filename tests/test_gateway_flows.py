@@ -30,7 +30,8 @@ def system(tmp_path_factory):
     directory = tmp_path_factory.mktemp("gateway_flows")
     local = LocalSystem(directory, devices=8, group="flows", start_devices=False,
                         gateway_options={"presence_grace_s": GRACE_S, "batch_window_ms": 300,
-                                         "sponsor_timeout_s": 4.0, "retry_delay_s": 0.5})
+                                         "sponsor_timeout_s": 4.0, "retry_delay_s": 0.5,
+                                         "stuck_catchups": 3, "stuck_after_s": 1.0})
     with local:
         yield local
 
@@ -256,6 +257,28 @@ def test_bad_inputs_get_an_error_and_never_crash(system, operator, fleet):
     proof = device.leaf_proofs[-1]
     assert proof.identity == device.identity and proof.epoch == device.member.epoch
     assert system.gateway.running()
+
+
+def test_stuck_member_is_removed_and_joins_again(system, fleet):
+    stuck = fleet["dev-06"]
+    epoch = stuck.member.epoch
+    stuck.ignore_updates = True  # it cannot use what the gateway sends
+    fleet["dev-05"].refresh()
+    gateway_event(system, "epoch", lambda e: e["epoch"] == epoch + 1)
+    for _ in range(4):
+        stuck.catchup()
+        time.sleep(0.5)
+    event = gateway_event(system, "epoch", lambda e: "dev-06" in e["removed"])
+    assert system.gateway.named("stuck_member")[-1]["device"] == "dev-06"
+    assert stuck.member.epoch == epoch
+    stuck.ignore_updates = False
+    stuck.member = None
+    stuck.join()  # its invitation is still known: it comes back with a fresh leaf
+    back = gateway_event(system, "epoch", lambda e: "dev-06" in e["joined"])
+    assert back["epoch"] > event["epoch"]
+    for device in members(fleet):
+        device.wait_epoch(back["epoch"])
+    assert_agree(fleet, back["epoch"], [d.device_id for d in members(fleet)])
 
 
 def test_offline_past_grace_is_removed(system, fleet):
