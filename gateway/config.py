@@ -25,7 +25,7 @@ DEFAULTS = {
     "timing": {"batch_window_ms": 200, "presence_grace_s": 60.0, "sponsor_timeout_s": 20.0,
                "retry_delay_s": 1.0, "catchup_window": 256, "stuck_catchups": 5,
                "stuck_after_s": 10.0},
-    "rounds": {"joiner_sponsors": True, "max_requests": 16},
+    "rounds": {"joiner_sponsors": True, "max_requests": 6},
     "logging": {"level": "INFO", "events": True},
 }
 
