@@ -337,40 +337,22 @@ class Group:
         return True
 
     def catchup_updates(self, identity: bytes, epoch: int) -> list[bytes] | None:
-        """Messages bringing a member from ``epoch`` to the current one, each with its ledger
-        entry and receipts: a WELCOME of the transition it joined by when it reports an epoch
-        before that (its welcome was lost), then one EPOCH per missed epoch. None when the
-        history window does not reach back far enough.
-
-        docs/e2e.md asks for ONE welcome here; groupkey.tgdh.Member.from_welcome accepts a
-        welcome only for a joiner or a sponsor of that transition, so until the TGDH member
-        can resynchronize from a co-path view the gateway replays the missed epochs."""
-        joined_at = self.state.epoch
-        while joined_at > 0:
-            before = self.history.get(joined_at - 1)
-            if before is None:
-                return None
-            if before[2].leaf_of(identity) is None:
-                break
-            joined_at -= 1
-        messages = []
-        first = epoch + 1
-        if epoch < joined_at:
-            entry, bundle, state, data = self.history[joined_at]
-            if joined_at == 0:
-                messages.append(relay.genesis(entry, bundle))
-            else:
-                welcome = state.welcome(self.history[joined_at - 1][2], data, identity)
-                messages.append(relay.welcome(entry, bundle, welcome))
-            first = joined_at + 1
-        for number in range(first, self.state.epoch + 1):
-            previous, current = self.history.get(number - 1), self.history.get(number)
-            if previous is None or current is None:
-                return None
-            entry, bundle, state, data = current
-            messages.append(relay.epoch_update(entry, bundle,
-                                               state.member_update(previous[2], data, identity)))
-        return messages
+        """The one message bringing a member from ``epoch`` to the current one: the WELCOME
+        of the latest transition, with its ledger entry and receipts (docs/e2e.md section 5).
+        The member rebuilds its path from its unchanged leaf secret and the fresh co-path,
+        checked against the signed tree hash: one proof, whatever it missed, including a
+        lost welcome of its own join. None when the latest epoch is not in memory."""
+        current = self.state.epoch
+        latest = self.history.get(current)
+        if latest is None:
+            return None
+        entry, bundle, state, data = latest
+        if current == 0:
+            return [relay.genesis(entry, bundle)]
+        before = self.history.get(current - 1)
+        if before is None:
+            return None
+        return [relay.welcome(entry, bundle, state.welcome(before[2], data, identity))]
 
     def remember(self, epoch: int, entry: bytes, bundle: bytes, state, data: bytes) -> None:
         """Keep one epoch for catch-up (bounded by [timing] catchup_window)."""

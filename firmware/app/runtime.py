@@ -53,6 +53,10 @@ class Device:
             keepalive=config["keepalive_s"], will=(presence, OFFLINE, 1, True),
             username=self.device_id if config["mqtt_password"] else None,
             password=config["mqtt_password"], inbox_capacity=config["inbox_capacity"],
+            # A clean session on every connect: epochs missed while away are not queued by
+            # the broker and replayed one by one; the member's CATCHUP brings it to the
+            # latest epoch with one ledger-backed WELCOME (docs/e2e.md section 5).
+            clean_session=True,
             backoff_min_ms=config["backoff_min_ms"], backoff_max_ms=config["backoff_max_ms"],
             log=self.log)
 

@@ -36,7 +36,8 @@ def found_from_parts(cls, group_id, identity, signing_seed, secret, full=True):
 
 
 def from_welcome_steps(cls, data, identity, secret, signing_seed=None, public_state=None):
-    """Generator: a member joining (or merged in) from Welcome bytes and its leaf secret.
+    """Generator: a member joining (or merged in) from Welcome bytes and its leaf secret, or
+    a member that missed epochs resynchronizing from the latest Welcome (one proof).
     ``public_state`` (PublicGroupState bytes of the new epoch) makes it a full member."""
     from groupkey.tgdh.messages import Welcome
 
@@ -53,6 +54,12 @@ def from_welcome_steps(cls, data, identity, secret, signing_seed=None, public_st
     member.x25519_operations = 1
     yield
     expected = parsed.published().get(welcome.leaf) or _joined_key(parsed, identity)
+    if expected is None:
+        # A returning member catching up (docs/e2e.md section 5): this transition did not
+        # touch its leaf. _commit_steps recomputes the signed tree hash from (identity, this
+        # BK, the co-path) and checks the key confirmation, so a wrong secret or a leaf that
+        # is not this member's fails there, and nothing is committed.
+        expected = leaf_key
     if expected != leaf_key:
         raise InconsistentBlindedKey("welcome does not hold this member's leaf key")
     member._leaf_key = leaf_key
