@@ -10,7 +10,7 @@ RUFF       := $(VENV)/bin/ruff
 PORT       ?= /dev/ttyUSB0
 PYTEST_ARGS ?=
 
-.PHONY: all setup test lint unit bench bench-instructions demo flash bench-board clean help
+.PHONY: all setup hardware-setup test lint unit bench bench-instructions demo flash bench-board clean help
 
 all: test
 
@@ -45,11 +45,19 @@ bench-instructions: setup
 demo: setup
 	$(PY) scripts/demo.py $(DEMO_ARGS)
 
+# Tools for real boards (esptool, mpremote, bleak), pinned in requirements-hardware.txt;
+# installed only when a hardware target runs, re-installed only when that file changes.
+$(VENV)/.hardware.stamp: requirements-hardware.txt $(VENV)/.requirements.sha256
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-hardware.txt
+	touch $@
+
+hardware-setup: setup $(VENV)/.hardware.stamp
+
 # Real boards (hardware/README.md). CONFIG=device.json installs a device configuration.
-flash: setup
+flash: hardware-setup
 	$(PY) hardware/flash.py --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
 
-bench-board: setup
+bench-board: hardware-setup
 	$(PY) hardware/bench_board.py --port $(PORT)
 
 clean:

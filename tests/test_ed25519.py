@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import random
+from pathlib import Path
 
 import pytest
 from Crypto.PublicKey import ECC
@@ -577,3 +578,22 @@ def test_steps_interleave_with_asyncio_in_micropython(micropython):
     # the other task ran while signing and while verifying
     assert int(after_sign) >= 8
     assert int(after_verify) - int(after_sign) >= 8
+
+
+def test_openssl_accepts_only_what_the_cofactored_rule_accepts():
+    """The fast path asks OpenSSL first (cofactorless, so its "valid" implies ours) and falls
+    back to pycryptodome's cofactored check: mixed-order vectors are refused by OpenSSL and
+    still accepted, good signatures are accepted by OpenSSL directly."""
+    document = json.loads((Path(__file__).parent / "vectors" / "ed25519_rfc8032.json").read_text())
+    mixed = [v["input"] for v in document["vectors"] if "mixed order" in v["name"]]
+    assert mixed
+    for vector in mixed:
+        public = bytes.fromhex(vector["public_key"])
+        message, signature = bytes.fromhex(vector["message"]), bytes.fromhex(vector["signature"])
+        openssl = ed25519._openssl_verifier(public)
+        assert openssl is not None, "cryptography (OpenSSL) is pinned in requirements.txt"
+        assert not openssl(message, signature)
+        ed25519._FastVerifier(public).verify(message, signature)  # the cofactored rule accepts
+    seed = bytes(range(32))
+    good = ed25519.sign(seed, b"m")
+    assert ed25519._openssl_verifier(ed25519.public_key(seed))(b"m", good)

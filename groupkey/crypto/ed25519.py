@@ -282,11 +282,39 @@ class _FastSigner:
         return self._scheme.sign(message)
 
 
+def _openssl_verifier(public_key):
+    """OpenSSL's Ed25519 verifier (the `cryptography` package) for ``public_key``, or None
+    when that package is not installed (it is optional: pycryptodome alone decides then)."""
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        return None
+    try:
+        key = Ed25519PublicKey.from_public_bytes(public_key)
+    except ValueError:
+        return None
+
+    def accepts(message, signature):
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    return accepts
+
+
 class _FastVerifier:
-    """pycryptodome verifier for one public key, with our checks in front (CPython only).
+    """Fast verifier for one public key, with our checks in front (CPython only).
 
     pycryptodome already rejects non-canonical encodings, S >= L and a failed cofactored
     equation; it accepts small-order A and R, which we reject first (small_order_encodings).
+    When the `cryptography` package is installed, OpenSSL is asked first: it checks the
+    cofactorless equation [S]B = R + [k]A by comparing R's encoding with a canonical one, which
+    implies our cofactored rule, so its "valid" is final; anything OpenSSL refuses goes on to
+    pycryptodome, whose cofactored answer is the decision. Same decisions, about 3x faster
+    for valid signatures (decision D-E1).
     """
 
     def __init__(self, public_key):
@@ -299,6 +327,7 @@ class _FastVerifier:
         if public_key in small_order_encodings():
             raise InvalidInput("ed25519: public key is a small-order point")
         self._scheme = eddsa.new(key, "rfc8032")
+        self._openssl = _openssl_verifier(public_key)
 
     def verify(self, message, signature):
         if int.from_bytes(signature[32:], "little") >= _L:
@@ -306,6 +335,8 @@ class _FastVerifier:
         # A non-canonical R is refused by pycryptodome's decoding inside verify().
         if signature[:32] in small_order_encodings():
             raise BadSignature("ed25519: R is a small-order point")
+        if self._openssl is not None and self._openssl(message, signature):
+            return
         try:
             self._scheme.verify(message, signature)
         except ValueError:
