@@ -519,7 +519,9 @@ class Group:
             return True
         if not self.settings.rounds["joiner_sponsors"]:
             batch, later = rounds.without_joiner_sponsors(self.state, batch)
-            self.queue = later + self.queue
+        else:
+            batch, later = rounds.with_member_signer(self.state, batch)
+        self.queue = later + self.queue
         operations, joined, removed = rounds.build_operations(self.state, batch)
         if len(self.state.members()) - len(removed) < 1:
             self._give_back(batch, relay.ERROR_REJECTED, "the last member cannot leave",

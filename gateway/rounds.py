@@ -130,6 +130,27 @@ def without_joiner_sponsors(state, requests):
     return requests[:1], requests[1:]
 
 
+def with_member_signer(state, requests):
+    """The longest batch (leaves and refreshes first, then joins in arrival order) in which
+    at least one sponsor is a current member that stays: the ledger entry must be signed by
+    a member before the transition. Without this check a batch whose every sponsor is a
+    joiner would be aborted and rebuilt identically forever. The rest waits."""
+    from groupkey import relay
+
+    others = [request for request in requests if request.kind != relay.JOIN]
+    joins = [request for request in requests if request.kind == relay.JOIN]
+    members = set(state.members())
+    for count in range(len(joins), -1, -1):
+        batch = others + joins[:count]
+        if not batch:
+            break
+        operations, _, removed = build_operations(state, batch)
+        if any(identity in members and identity not in removed
+               for identity in sponsors_of(state, operations)):
+            return batch, joins[count:]
+    return requests[:1], requests[1:]
+
+
 class Round:
     """Drive one transition: ``data = await run()``; then ``signer`` and ``entry`` are set."""
 

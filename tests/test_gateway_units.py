@@ -178,3 +178,24 @@ def test_gateway_cli_configuration_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "gateway", "--config", str(bad)],
                             check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "configuration error" in result.stderr
+
+
+def test_batch_always_keeps_a_member_to_sign_the_entry():
+    """A batch whose every sponsor is a joiner cannot be signed (the ledger wants a member
+    before the transition): it must be shrunk, never retried identically forever."""
+    found = 0
+    for size in range(2, 18):
+        simulation, rand = group_of(size)
+        state = simulation.state
+        for count in range(2, 7):
+            joins = [rounds.Request(relay.JOIN, ed25519.public_key(rand(32)), "j%d" % index,
+                                    keys.blinded_key(rand(32))) for index in range(count)]
+            operations, _, _ = rounds.build_operations(state, joins)
+            if any(s in state.members() for s in rounds.sponsors_of(state, operations)):
+                continue
+            found += 1
+            batch, later = rounds.with_member_signer(state, joins)
+            assert batch and batch + later == joins
+            operations, _, _ = rounds.build_operations(state, batch)
+            assert any(s in state.members() for s in rounds.sponsors_of(state, operations))
+    assert found, "no batch sponsored only by joiners was generated: the test proves nothing"
