@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import getpass
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from gateway.localsystem import free_port, port_open  # noqa: F401  (re-exported for tests)
 
 MOSQUITTO_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
@@ -32,21 +33,6 @@ def mosquitto_binary(name: str = "mosquitto") -> str:
     pytest.fail("%s not found: run `make test` (scripts/setup.sh installs it)" % name,
                 pytrace=False)
     raise AssertionError  # unreachable; pytest.fail raises
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def run_as_me() -> str:
