@@ -206,6 +206,20 @@ def test_ladder_state_stays_reduced(pure):
             assert all(abs(value) < bound for value in state), position
 
 
+def test_inversion_is_correct_and_stays_below_2_256_for_extreme_inputs():
+    """The fold schedule of _square_times (five folds per four squarings): z ** (p - 2) for
+    the largest inputs the ladder can hand over (below 2**256) and random ones."""
+    p = x25519_module.P
+    extremes = [1, 2, p - 1, p + 1, 2**255, 2**256 - 1, 2**255 + 2**45]
+    rng = random.Random(7)
+    for z in extremes + [rng.getrandbits(256) for _ in range(300)]:
+        inverse = x25519_module._invert(z)
+        assert 0 <= inverse < 2**256
+        assert inverse % p == pow(z, p - 2, p)
+    for count in range(1, 9):
+        assert x25519_module._square_times(2**256 - 1, count) < 2**256
+
+
 def test_generate_private_key_is_random_and_usable():
     first, second = generate_private_key(), generate_private_key()
     assert len(first) == 32 and first != second
