@@ -20,7 +20,7 @@ from Crypto.Signature import eddsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groupkey.crypto import backend, ed25519, edwards25519
+from groupkey.crypto import backend, ed25519, ed25519_fast, edwards25519
 from groupkey.crypto import edwards25519_multiply as multiply
 from groupkey.crypto.errors import BadSignature, CryptoError, InvalidInput
 
@@ -117,6 +117,21 @@ def test_inverse_matches_pow():
     for _ in range(50):
         value = rng.randrange(1, P)
         assert edwards25519.inverse(value) == pow(value, P - 2, P)
+
+
+def test_comb_table_module_matches_its_generator():
+    """groupkey/crypto/edwards25519_table.py is exactly what scripts/gen_base_table.py builds
+    from the curve arithmetic (an edited or stale constant fails here and in the entry check
+    below, which compares every entry with pycryptodome)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "gen_base_table.py"
+    spec = importlib.util.spec_from_file_location("gen_base_table", path)
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.build() == multiply.base_table()
+    assert generator.main(["--check"]) == 0
 
 
 def test_comb_table_entries():
@@ -590,10 +605,10 @@ def test_openssl_accepts_only_what_the_cofactored_rule_accepts():
     for vector in mixed:
         public = bytes.fromhex(vector["public_key"])
         message, signature = bytes.fromhex(vector["message"]), bytes.fromhex(vector["signature"])
-        openssl = ed25519._openssl_verifier(public)
+        openssl = ed25519_fast.openssl_verifier(public)
         assert openssl is not None, "cryptography (OpenSSL) is pinned in requirements.txt"
         assert not openssl(message, signature)
-        ed25519._FastVerifier(public).verify(message, signature)  # the cofactored rule accepts
+        ed25519_fast.FastVerifier(public).verify(message, signature)  # the cofactored rule accepts
     seed = bytes(range(32))
     good = ed25519.sign(seed, b"m")
-    assert ed25519._openssl_verifier(ed25519.public_key(seed))(b"m", good)
+    assert ed25519_fast.openssl_verifier(ed25519.public_key(seed))(b"m", good)

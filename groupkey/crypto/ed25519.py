@@ -100,7 +100,9 @@ class SigningKey:
 
     def _fast(self):
         if self._fast_signer is None:
-            self._fast_signer = _FastSigner(self._seed)
+            from groupkey.crypto.ed25519_fast import FastSigner
+
+            self._fast_signer = FastSigner(self._seed)
         return self._fast_signer
 
     def sign_steps(self, message, pause=None):
@@ -161,7 +163,9 @@ class VerifyingKey:
 
     def _fast(self):
         if self._fast_verifier is None:
-            self._fast_verifier = _FastVerifier(self.public_key)
+            from groupkey.crypto.ed25519_fast import FastVerifier
+
+            self._fast_verifier = FastVerifier(self.public_key)
         return self._fast_verifier
 
     def verify_steps(self, message, signature, pause=None):
@@ -232,7 +236,9 @@ def sign_steps(seed, message, pause=None):
     seed = _check_bytes("seed", seed, SEED_SIZE)
     message = _check_message(message)
     if backend.fast():
-        return _FastSigner(seed).sign(message)
+        from groupkey.crypto.ed25519_fast import FastSigner
+
+        return FastSigner(seed).sign(message)
     scalar, prefix = _expand(seed)
     point = yield from edwards25519_multiply.base_multiply_steps(scalar, pause)
     public = edwards25519.encode(point)
@@ -268,111 +274,8 @@ def is_valid(public_key, message, signature):
     return True
 
 
-class _FastSigner:
-    """pycryptodome signer for one seed (CPython only)."""
-
-    def __init__(self, seed):
-        from Crypto.Signature import eddsa
-
-        key = eddsa.import_private_key(seed)
-        self.public_key = key.public_key().export_key(format="raw")
-        self._scheme = eddsa.new(key, "rfc8032")
-
-    def sign(self, message):
-        return self._scheme.sign(message)
-
-
-def _openssl_verifier(public_key):
-    """OpenSSL's Ed25519 verifier (the `cryptography` package) for ``public_key``, or None
-    when that package is not installed (it is optional: pycryptodome alone decides then)."""
-    try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    except ImportError:
-        return None
-    try:
-        key = Ed25519PublicKey.from_public_bytes(public_key)
-    except ValueError:
-        return None
-
-    def accepts(message, signature):
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
-
-    return accepts
-
-
-class _FastVerifier:
-    """Fast verifier for one public key, with our checks in front (CPython only).
-
-    pycryptodome already rejects non-canonical encodings, S >= L and a failed cofactored
-    equation; it accepts small-order A and R, which we reject first (small_order_encodings).
-    When the `cryptography` package is installed, OpenSSL is asked first: it checks the
-    cofactorless equation [S]B = R + [k]A by comparing R's encoding with a canonical one, which
-    implies our cofactored rule, so its "valid" is final; anything OpenSSL refuses goes on to
-    pycryptodome, whose cofactored answer is the decision. Same decisions, about 3x faster
-    for valid signatures (decision D-E1).
-    """
-
-    def __init__(self, public_key):
-        from Crypto.Signature import eddsa
-
-        try:
-            key = eddsa.import_public_key(public_key)
-        except ValueError:
-            raise InvalidInput("ed25519: public key is not a valid point encoding")
-        if public_key in small_order_encodings():
-            raise InvalidInput("ed25519: public key is a small-order point")
-        self._scheme = eddsa.new(key, "rfc8032")
-        self._openssl = _openssl_verifier(public_key)
-
-    def verify(self, message, signature):
-        if int.from_bytes(signature[32:], "little") >= _L:
-            raise BadSignature("ed25519: S is not reduced modulo L")
-        # A non-canonical R is refused by pycryptodome's decoding inside verify().
-        if signature[:32] in small_order_encodings():
-            raise BadSignature("ed25519: R is a small-order point")
-        if self._openssl is not None and self._openssl(message, signature):
-            return
-        try:
-            self._scheme.verify(message, signature)
-        except ValueError:
-            raise BadSignature("ed25519: signature does not verify")
-
-
-_small_order = None
-
-
 def small_order_encodings():
-    """The canonical encodings of the 8 points P with [8]P = 0 (a sorted tuple of bytes),
-    computed on first use.
+    """The canonical encodings of the 8 small-order points (see ed25519_fast)."""
+    from groupkey.crypto.ed25519_fast import small_order_encodings as encodings
 
-    A canonical encoding is in this set exactly when its point has small order, so the
-    pycryptodome path checks A and R by membership (``[8]P`` there is a full 255-bit ladder,
-    about 0.5 ms). Found as the torsion part -[L]P of the first decodable y = 2, 3, ... that
-    has order 8, and its 8 multiples.
-    """
-    global _small_order
-    if _small_order is None:
-        multiply = edwards25519_multiply
-        y = 2
-        while True:
-            point = edwards25519.decode(y.to_bytes(32, "little"))
-            if point is not None:
-                torsion = multiply.run(
-                    multiply.double_multiply_steps(0, _L, multiply.odd_multiples(point))
-                )
-                quadruple = edwards25519.double(edwards25519.double(torsion))
-                if not edwards25519.is_identity(quadruple):
-                    break
-            y += 1
-        encodings = set()
-        current = edwards25519.IDENTITY
-        for _ in range(8):
-            encodings.add(edwards25519.encode(current))
-            current = edwards25519.add(current, torsion)
-        _small_order = tuple(sorted(encodings))
-    return _small_order
+    return encodings()

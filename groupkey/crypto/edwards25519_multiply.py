@@ -3,7 +3,8 @@ scalar (verification). Point formulas and encodings are in edwards25519.
 
 * ``base_multiply_steps(scalar)``: scalar * B by a comb (Lim-Lee) over a table of 2 x 16
   precomputed points in Niels form (y + x, y - x, 2*d*x*y), each packed into one int of
-  three 256-bit slots; built on first use. No branch or table index depends on the scalar.
+  three 256-bit slots (constants in edwards25519_table, loaded on first use). No branch
+  or table index depends on the scalar.
 * ``double_multiply_steps(s, k, multiples, multiples_high=None)``: s * B - k * A for public
   s, k (variable time): Straus' method sharing one chain of doublings between a width-5 NAF
   of k (optionally split in two 128-bit halves) and the comb of s.
@@ -18,14 +19,10 @@ is then awaited at each yield point instead of a bare yield (as in x25519_steps)
 """
 
 from groupkey.crypto.edwards25519 import (
-    BASE,
-    D2,
     IDENTITY,
     P,
-    add,
     add_cached,
     double,
-    inverse,
     to_cached,
 )
 
@@ -43,62 +40,23 @@ COMB_YIELD_EVERY = 4
 YIELD_EVERY = 16
 
 
-def _batch_to_affine(points):
-    """Affine (x, y) of every extended point, with one field inversion (Montgomery's trick)."""
-    p = P
-    prefix = []
-    running = 1
-    for point in points:
-        prefix.append(running)
-        running = running * point[2] % p
-    running = inverse(running)
-    result = [None] * len(points)
-    for index in range(len(points) - 1, -1, -1):
-        X, Y, Z, _ = points[index]
-        z_inverse = running * prefix[index] % p
-        running = running * Z % p
-        result[index] = (X * z_inverse % p, Y * z_inverse % p)
-    return result
-
-
-def _pack_niels(x, y):
-    return (y + x) % P | ((y - x) % P) << 256 | (D2 * x % P * y % P) << 512
-
-
 _base_table = None
 
 
 def base_table():
-    """The comb table, built on first use (about 230 doublings and one inversion).
+    """The comb table: a tuple of 2 blocks x 16 packed Niels points, entry [b][index] being
+    sum over teeth i with bit i of index set of 2^(128*b + 32*i) * B.
 
-    A tuple of 2 blocks x 16 packed Niels points: entry [b][index] is
-    sum over teeth i with bit i of index set of 2^(128*b + 32*i) * B. Held for the process
-    lifetime: 32 ints of 768 bits (about 4 KB of heap).
+    Precomputed constants (groupkey/crypto/edwards25519_table.py, generated and checked by
+    scripts/gen_base_table.py): building it on a device took ~230 doublings and ~15 KB of
+    transient heap on the first signature or verification. Imported on first use, then held
+    for the process lifetime: 32 ints of 768 bits (about 4 KB of heap).
     """
     global _base_table
     if _base_table is None:
-        teeth = []
-        point = BASE
-        for index in range(_COMB_BLOCKS * _COMB_TEETH):
-            if index:
-                for _ in range(_COMB_SPACING):
-                    point = double(point)
-            teeth.append(point)
-        entries = []
-        for block in range(_COMB_BLOCKS):
-            row = [IDENTITY]
-            for index in range(1, 1 << _COMB_TEETH):
-                top = 0
-                while (2 << top) <= index:
-                    top += 1
-                tooth = teeth[block * _COMB_TEETH + top]
-                rest = index - (1 << top)
-                row.append(tooth if rest == 0 else add(row[rest], tooth))
-            entries.extend(row)
-        affine = _batch_to_affine(entries)
-        packed = [_pack_niels(x, y) for x, y in affine]
-        size = 1 << _COMB_TEETH
-        _base_table = tuple(tuple(packed[b * size:(b + 1) * size]) for b in range(_COMB_BLOCKS))
+        from groupkey.crypto.edwards25519_table import COMB
+
+        _base_table = COMB
     return _base_table
 
 
