@@ -45,7 +45,8 @@ bench-instructions: setup
 demo: setup
 	$(PY) scripts/demo.py $(DEMO_ARGS)
 
-# Tools for real boards (esptool, mpremote, bleak), pinned in requirements-hardware.txt;
+# Tools for real boards (esptool, bleak), pinned in requirements-hardware.txt (mpremote is in
+# requirements.txt);
 # installed only when a hardware target runs, re-installed only when that file changes.
 $(VENV)/.hardware.stamp: requirements-hardware.txt $(VENV)/.requirements.sha256
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-hardware.txt

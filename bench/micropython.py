@@ -10,11 +10,18 @@ run the same interpreter. The heap cap is an argument; the default is the ESP32 
   build/mpy/ (as ``make flash`` does for a board) and bench/ + bench/mpy/ into
   build/bench-mpy/; ``MICROPYPATH`` holds only those, and the process runs in build/bench-mpy
   so no source file can be picked up. This is what a device runs.
+- ROMFS (``romfs=True``, implies precompiled): the same .mpy files packed into a ROMFS image
+  (tests/mpy_build.build_romfs) that tests/micropython_romfs.py holds outside the heap and
+  the script mounts at /rom: the code runs in place, as from a board's flash, so the heap
+  holds only what a board's heap holds. ``MICROPYPATH`` then names only build/bench-mpy, so
+  a script that fails to mount the image fails to import the library instead of silently
+  loading it into the heap.
 """
 
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.micropython_runner import REPO, micropython_binary, micropython_env
@@ -84,24 +91,33 @@ class Run:
         return "%s exited %d: %s" % (" ".join(self.argv[1:]), self.returncode, tail)
 
 
-def command(script, args=(), heap=DEFAULT_HEAP):
+def command(script, args=(), heap=DEFAULT_HEAP, romfs=False):
     """The argv that runs ``script`` (a file under bench/mpy/ or a path) with a heap cap."""
     path = Path(script)
     if not path.is_absolute():
         path = MPY_SCRIPTS / path
-    return [micropython_binary(), "-X", "heapsize=%s" % heap, str(path)] + [
+    if romfs:
+        from tests.mpy_build import build_romfs
+
+        launcher = [sys.executable, str(REPO / "tests" / "micropython_romfs.py"),
+                    str(build_romfs())]
+    else:
+        launcher = [micropython_binary()]
+    return launcher + ["-X", "heapsize=%s" % heap, str(path)] + [
         str(argument) for argument in args
     ]
 
 
-def run(script, args=(), heap=DEFAULT_HEAP, timeout=600, precompiled=False):
+def run(script, args=(), heap=DEFAULT_HEAP, timeout=600, precompiled=False, romfs=False):
     """Run ``script`` under MicroPython and return a Run (never raises on a non-zero exit).
 
-    ``precompiled`` chooses how the library is imported (see the module docstring); the
-    script itself is always compiled from source at start.
+    ``precompiled`` and ``romfs`` choose how the library is imported (see the module
+    docstring); the script itself is always compiled from source at start.
     """
-    argv = command(script, args, heap)
-    env, directory = environment(precompiled)
+    argv = command(script, args, heap, romfs)
+    env, directory = environment(precompiled or romfs)
+    if romfs:
+        env["MICROPYPATH"] = str(BENCH_BUILD)
     try:
         process = subprocess.run(
             argv,

@@ -264,6 +264,20 @@ def micropython_results(n, event, options):
             code = micropython.run(SCRIPT, ["footprint"] + arguments[1:], heap="512K",
                                    precompiled=True).last_json()
             fits = micropython.run(SCRIPT, arguments, heap="96K", precompiled=True).ok
+            # The same cold run with the code in a ROMFS image outside the heap, as in a
+            # board's flash (tests/micropython_romfs.py): what a device's heap must hold.
+            rom = micropython.run(SCRIPT, arguments, heap="96K", romfs=True)
+            rom_code = micropython.run(SCRIPT, ["footprint"] + arguments[1:], heap="512K",
+                                       romfs=True).last_json()
+            results.append(make_result("tgdh/leave", "micropython", n, "runs_in_96k_romfs",
+                                       1 if rom.ok and rom.last_json() else 0, "bool"))
+            if peak and rom_code:
+                results.append(make_result("tgdh/leave", "micropython", n, "code_heap_romfs",
+                                           rom_code["code_bytes"], "bytes"))
+                results.append(make_result("tgdh/leave", "micropython", n,
+                                           "peak_heap_total_romfs",
+                                           peak["peak_bytes"] + rom_code["code_bytes"],
+                                           "bytes", BUDGET))
             if peak and code:
                 results.append(make_result("tgdh/leave", "micropython", n, "peak_heap_data",
                                            peak["peak_bytes"], "bytes"))

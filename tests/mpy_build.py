@@ -63,5 +63,38 @@ def build(optimize: int = 1) -> Path:
     return BUILD
 
 
+ROMFS_IMAGE = REPO / "build" / "mpy.romfs"
+
+
+def build_romfs() -> Path:
+    """build/mpy packed into a ROMFS image (build/mpy.romfs), rebuilt when any file is newer.
+
+    ROMFS is MicroPython's read-only filesystem for a flash partition: .mpy files in it run
+    in place, so their bytecode never enters the heap (on a board: `mpremote romfs deploy`).
+    tests/micropython_romfs.py puts the image in memory outside the unix port's heap, which
+    emulates that flash. The image is written by mpremote's ROMFS writer from the same .mpy
+    files a board gets (no recompilation).
+    """
+    import contextlib
+    import io
+
+    from mpremote.romfs import make_romfs
+
+    library = build()
+    files = [path for path in library.rglob("*") if path.is_file()
+             and not path.name.startswith(".")]
+    newest = max(path.stat().st_mtime for path in files)
+    if ROMFS_IMAGE.exists() and ROMFS_IMAGE.stat().st_mtime >= newest:
+        return ROMFS_IMAGE
+    with contextlib.redirect_stdout(io.StringIO()):
+        image = make_romfs(str(library), mpy_cross=False)
+    temporary = ROMFS_IMAGE.with_name(".%s.%d.tmp" % (ROMFS_IMAGE.name, os.getpid()))
+    temporary.write_bytes(image)
+    os.replace(temporary, ROMFS_IMAGE)
+    return ROMFS_IMAGE
+
+
 if __name__ == "__main__":
     print(build())
+    if "--romfs" in sys.argv:
+        print(build_romfs())

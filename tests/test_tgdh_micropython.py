@@ -34,10 +34,10 @@ def run_precompiled(script, args):
     return outcome
 
 
-@pytest.fixture(scope="module")
-def leave_event():
-    rand = DeterministicRandom(b"micropython-leave")
-    state, identities = synthetic_group(b"mpy-group", SIZE, rand)
+def make_leave_event(size, label):
+    """A leave in a synthetic group of ``size``, with the sponsor's contribution applied."""
+    rand = DeterministicRandom(b"micropython-leave" + label)
+    state, identities = synthetic_group(b"mpy-group" + label, size, rand)
     leaves = state.tree.leaves()
     leaving = leaves[37]
     prefix = state.prepare([events.leave(leaving)])
@@ -63,14 +63,27 @@ def leave_event():
             "fresh_secret": fresh_secret}
 
 
-def run_light(micropython, tmp_path, event, who):
+@pytest.fixture(scope="module")
+def leave_event():
+    return make_leave_event(SIZE, b"")
+
+
+def run_light(micropython, tmp_path, event, who, romfs_heap=None):
     identity = event[who]
     secret = event["identities"][identity]
     member = Member.from_public_state(event["state"], identity, secret.secret)
     update = event["new_state"].member_update(event["state"], event["data"], identity)
     (tmp_path / "state").write_bytes(member.export_state())
     (tmp_path / "update").write_bytes(update)
-    result = run_precompiled(SCRIPT, ["run", tmp_path / "state", tmp_path / "update"])
+    arguments = ["run", tmp_path / "state", tmp_path / "update"]
+    if romfs_heap is None:
+        result = run_precompiled(SCRIPT, arguments)
+    else:
+        from bench import micropython as bench_micropython
+
+        result = bench_micropython.run(SCRIPT, [str(argument) for argument in arguments],
+                                       heap=romfs_heap, romfs=True)
+        assert result.ok, result.describe()
     member.handle(update)
     return json.loads(result.stdout.strip().splitlines()[-1]), member, len(update)
 
@@ -86,6 +99,21 @@ def test_light_member_handles_a_leave(micropython, tmp_path, leave_event, who):
     assert line["yields"] >= line["x25519"]
     assert member.x25519_operations <= tree.level(member.leaf)
     assert size <= 730
+
+
+@pytest.mark.micropython
+def test_light_member_leave_at_4096_fits_96k_with_code_in_flash(micropython, tmp_path):
+    """Issue 3's heap target: the worst-placed light member of a 4096-member group processes
+    a leave from a cold start (first Ed25519 verification included) in `-X heapsize=96K`,
+    with the code in a ROMFS image outside the heap as on a board (tests/micropython_romfs.py),
+    and derives CPython's keys."""
+    event = make_leave_event(4096, b"-4096")
+    line, member, size = run_light(micropython, tmp_path, event, "worst", romfs_heap="96K")
+    assert line["epoch"] == event["new_state"].epoch == member.epoch
+    assert line["epoch_secret"] == keys.fingerprint(member.epoch_secret)
+    assert line["tree_hash"] == keys.fingerprint(event["new_state"].tree_hash())
+    assert line["x25519"] == member.x25519_operations >= 10
+    assert size <= 800
 
 
 @pytest.mark.micropython

@@ -8,11 +8,30 @@
 #   footprint  print {"code_bytes": ...}: heap taken by the imports a light member needs
 #   sponsor  UPDATE_FILE is a sponsor request; argv[4] leaf secret hex, argv[5] signing seed
 #         hex: print {"transition": hex, "x25519": n, "ms": ...}
+# Started through tests/micropython_romfs.py, the library is imported from a ROMFS image held
+# outside the heap (emulated flash, as on a board); otherwise from MICROPYPATH.
 import gc
 import json
 import sys
 import time
 
+
+def mount_romfs():
+    """Mount the image tests/micropython_romfs.py placed in memory at /rom, if any."""
+    import os
+
+    spec = os.getenv("GROUPKEY_ROMFS")
+    if not spec:
+        return
+    import uctypes
+    import vfs
+
+    address, size = spec.split(":")
+    vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(address), int(size))), "/rom")
+    sys.path.insert(0, "/rom")
+
+
+mount_romfs()
 mode = sys.argv[1]
 with open(sys.argv[2], "rb") as handle:
     state = handle.read()
