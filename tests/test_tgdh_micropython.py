@@ -3,9 +3,10 @@
 CPython's. The seeded whole-group scenarios run as vectors (tests/vectors/tgdh_scenario.json).
 
 Heap: the modules run precompiled (.mpy, as on a board). On the unix port the loaded bytecode
-lives in the heap: groupkey.tgdh + crypto take about 78 KB of it, so these runs use a 192 KB
-cap; the data peak of processing a leave is about 24 KB (docs/benchmarks.md, TGDH). With the
-modules frozen into the firmware (code in flash) the member fits the 96 KB budget."""
+normally lives in the heap (groupkey.tgdh + crypto: about 76 KB of it), so most runs use a
+192 KB cap; the data peak of processing a leave is about 21 KB (docs/benchmarks.md, TGDH).
+One test runs the 4096-member case with the code in a ROMFS image outside the heap, as in a
+board's flash (tests/micropython_romfs.py, decision D-FW6), at the 96 KB budget."""
 
 from __future__ import annotations
 
