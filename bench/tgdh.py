@@ -65,6 +65,7 @@ class Event:
         self.joiners = joiners
         self.sponsor_operations = []
         self.sponsor_times = []
+        self.sponsor_inputs = None
         data = state.prepare(operations)
         while True:
             request = state.sponsor_request(data)
@@ -77,6 +78,10 @@ class Event:
             if public in identities:
                 member = Member.from_public_state(state, public, identities[public].secret,
                                                   identities[public].seed)
+                if self.sponsor_inputs is None:
+                    # What the MicroPython sponsor run needs (bench "tgdh/leave" sponsor).
+                    self.sponsor_inputs = (member.export_state(), request, secret,
+                                           identities[public].seed)
                 start = time.perf_counter()
                 data = member.contribute_from_parts(request, secret)
                 self.sponsor_times.append(time.perf_counter() - start)
@@ -289,7 +294,34 @@ def micropython_results(n, event, options):
                                            BUDGET))
             results.append(make_result("tgdh/leave", "micropython", n, "runs_in_96k",
                                        1 if fits else 0, "bool"))
+    results += micropython_sponsor_results(n, event, options)
     return results
+
+
+def micropython_sponsor_results(n, event, options):
+    """The leave's sponsor computing its contribution inside MicroPython (first sponsor)."""
+    from bench import micropython
+
+    if event.sponsor_inputs is None:
+        return []
+    state, request, secret, seed = event.sponsor_inputs
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        (folder / "state").write_bytes(state)
+        (folder / "request").write_bytes(request)
+        outcome = micropython.run(SCRIPT, ["sponsor", folder / "state", folder / "request",
+                                           secret.hex(), seed.hex()],
+                                  heap="192K", precompiled=True)
+    line = outcome.last_json()
+    if not line:
+        options.error("tgdh: MicroPython sponsor failed: %s" % outcome.describe())
+        return []
+    if len(event.sponsor_operations) == 1 and bytes.fromhex(line["transition"]) != event.data:
+        options.error("tgdh: MicroPython sponsor n=%d: transition differs from CPython's" % n)
+    return [make_result("tgdh/leave", "micropython", n, "time_sponsor", round(line["ms"], 1),
+                        "ms"),
+            make_result("tgdh/leave", "micropython", n, "x25519_sponsor", line["x25519"],
+                        "ops")]
 
 
 def run(options):
