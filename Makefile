@@ -19,7 +19,7 @@ help:
 	@echo "make demo                 the end-to-end demo"
 	@echo "make bench                benchmarks (table + JSON lines)"
 	@echo "make bench-instructions   MicroPython instruction counts under valgrind/callgrind"
-	@echo "make flash PORT=...       precompile and copy the firmware to a real ESP32"
+	@echo "make flash PORT=...       precompile and copy the firmware to a real ESP32 (ROMFS=1: code in flash)"
 
 setup: $(VENV)/.requirements.sha256
 
@@ -56,7 +56,7 @@ hardware-setup: setup $(VENV)/.hardware.stamp
 
 # Real boards (hardware/README.md). CONFIG=device.json installs a device configuration.
 flash: hardware-setup
-	$(PY) hardware/flash.py --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
+	$(PY) hardware/flash.py --port $(PORT) $(if $(CONFIG),--config $(CONFIG)) $(if $(ROMFS),--romfs)
 
 bench-board: hardware-setup
 	$(PY) hardware/bench_board.py --port $(PORT)
