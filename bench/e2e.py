@@ -46,6 +46,53 @@ def _member_epoch(system, device_id, epoch, timeout, spent=None):
     return event["host_t"]
 
 
+def _cpu_seconds(pid):
+    """User + system CPU seconds of one process so far (Linux /proc; 0.0 if unreadable)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _machine_busy():
+    """Busy CPU seconds of the whole machine so far, every core (Linux /proc/stat)."""
+    try:
+        with open("/proc/stat") as handle:
+            values = [int(value) for value in handle.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class CpuMeter:
+    """CPU spent by the emulated devices and by the whole machine between start and stop:
+    shows how much of a latency is the devices' own work sharing the cores, and whether
+    anything else (other users of the machine) took CPU during the measurement."""
+
+    def __init__(self, system, device_ids):
+        self.pids = {d: system.device(d).process.pid for d in device_ids}
+        self.devices = {d: _cpu_seconds(pid) for d, pid in self.pids.items()}
+        self.machine = _machine_busy()
+        self.started = time.monotonic()
+
+    def stop(self):
+        """(device CPU seconds list, machine busy seconds, wall seconds) since start."""
+        spent = [_cpu_seconds(pid) - self.devices[d] for d, pid in self.pids.items()]
+        return spent, _machine_busy() - self.machine, time.monotonic() - self.started
+
+
+def _cpu_summary(size, kind, meter, options):
+    spent, busy, wall = meter.stop()
+    ordered = sorted(spent)
+    options.log("e2e: N=%d %s: device CPU %.2f s in all (median %d ms, max %d ms per device);"
+                " machine busy %.2f core-s in %.2f s wall (%d cores)" % (
+                    size, kind, sum(spent), 1000 * ordered[len(ordered) // 2],
+                    1000 * ordered[-1], busy, wall, os.cpu_count() or 0))
+
+
 def _spread(values):
     if not values:
         return "n/a"
@@ -104,11 +151,13 @@ def measure(size, directory, options, timeout=120.0):
             operator.invite(system.device(joiner).wait_for("identity_created",
                                                            timeout=timeout)["detail"]["did"])
             requested = _request_time(system, "join", joiner, mark, timeout)
+            meter = CpuMeter(system, members + [joiner])  # from the request on
             event = _epoch_event(system, mark, lambda e: joiner in e["joined"], timeout)
             members.append(joiner)
             spent = []
             done = max(_member_epoch(system, d, event["epoch"], timeout, spent)
                        for d in members)
+            _cpu_summary(size, "join", meter, options)
             options.log("e2e: N=%d join: per-device processing %s" % (size, _spread(spent)))
             results["join"] = (done - requested, event)
             leaver = members[1]
@@ -116,11 +165,13 @@ def measure(size, directory, options, timeout=120.0):
             flash = Path(system.device_config(leaver)["flash_dir"])
             (flash / "command").write_text("leave")
             requested = _request_time(system, "leave", leaver, mark, timeout)
+            meter = CpuMeter(system, members)
             event = _epoch_event(system, mark, lambda e: leaver in e["removed"], timeout)
             members.remove(leaver)
             spent = []
             done = max(_member_epoch(system, d, event["epoch"], timeout, spent)
                        for d in members)
+            _cpu_summary(size, "leave", meter, options)
             options.log("e2e: N=%d leave: per-device processing %s" % (size, _spread(spent)))
             results["leave"] = (done - requested, event)
         finally:

@@ -4,7 +4,8 @@ docs/e2e.md, flow 4 step 7 ("parse, verify, apply"): every function here only pa
 verifies; none changes the member. Each raises ``Rejected`` with a short reason, which the
 member logs (with fingerprints) before asking the gateway to resynchronize.
 
-    check_receipts(entry_hash, bundle, config)      t-of-n ledger receipts (trusted keys only)
+    check_receipts(entry_hash, bundle, config)      t-of-n ledger receipts (trusted keys only,
+                                                    verifiers cached: trusted_nodes)
     check_transition(entry, config, epoch, head)    kind, group, sequence, previous hash
     check_genesis(entry, config, tree_hash)         the founder's own epoch 0
     check_sign_request(unsigned, ...)               SIGN_ENTRY: what the device signs
@@ -26,9 +27,34 @@ def unhex_list(values):
     return [binascii.unhexlify(value) for value in values]
 
 
+# (configured hex keys, TrustedNodes): the verifiers of the configured ledger nodes, kept
+# across epochs. One entry, replaced if the configuration names other keys: bounded by the
+# configuration, never by what the gateway sends.
+_trusted = None
+
+
+def trusted_nodes(config):
+    """The TrustedNodes of ``config["ledger_keys"]`` (made once, reused while the configured
+    keys stay the same)."""
+    global _trusted
+    from groupkey.ledger.receipt import TrustedNodes
+
+    keys = list(config.get("ledger_keys") or [])
+    if _trusted is None or _trusted[0] != keys:
+        _trusted = (keys, TrustedNodes(unhex_list(keys)))
+    return _trusted[1]
+
+
+def caching_verifiers():
+    """True while the ledger node verifiers are cached, False after a MemoryError switched
+    the cache off, None before the first receipt check (logged with each epoch)."""
+    return None if _trusted is None else _trusted[1].caching
+
+
 def check_receipts(entry_hash, bundle, config):
     """Raise Rejected unless ``bundle`` holds ``ledger_threshold`` valid receipts of distinct
-    configured ledger nodes for ``entry_hash`` (checkpoint signatures and inclusion proofs)."""
+    configured ledger nodes for ``entry_hash`` (checkpoint signatures and inclusion proofs,
+    through the cached verifiers of ``trusted_nodes``)."""
     from groupkey.ledger.receipt import decode_bundle, verify_bundle
 
     keys = config.get("ledger_keys") or []
@@ -36,7 +62,7 @@ def check_receipts(entry_hash, bundle, config):
     if not keys or threshold < 1:
         raise Rejected("no ledger keys configured")
     try:
-        verify_bundle(entry_hash, decode_bundle(bundle), unhex_list(keys), threshold)
+        verify_bundle(entry_hash, decode_bundle(bundle), trusted_nodes(config), threshold)
     except Exception as exc:  # DecodeError, InsufficientReceipts, ...
         raise Rejected("receipts: %s" % exc)
 

@@ -28,7 +28,7 @@ import time
 
 from mqtt.errors import MQTTError
 
-from app import topics
+from app import accept, topics
 from app.accept import Rejected
 from app.logger import fingerprint
 from app.readings import Readings
@@ -392,7 +392,8 @@ class Member:
                            "entry": fingerprint(entry_hash),
                            "ms": time.ticks_diff(_ticks(), started),
                            "mem_free": gc.mem_free(), "min_free": self.min_free,
-                           "max_lag_ms": self.max_lag_ms})
+                           "max_lag_ms": self.max_lag_ms,
+                           "verifier_cache": accept.caching_verifiers()})
         self.min_free = None
 
     def head(self):

@@ -12,6 +12,13 @@ durable; the receipt for one entry is that checkpoint plus the entry's inclusion
 
 An honest node never logs two entries with the same (log id, sequence), so two receipts of
 one node for different entries at the same (log id, sequence) are proof of equivocation.
+
+A member checks receipts of the same few genesis nodes every epoch: ``TrustedNodes`` keeps one
+``ed25519.VerifyingKey`` per configured node key (decoded point and window tables, about 3 KB
+of heap each on the 64-bit unix port once warm), so later bundles skip the point decoding and
+use the 2^128 table (about a third fewer instructions per receipt). It is bounded by the
+configured keys: a receipt naming any other key is never verified, so nothing an untrusted
+party sends can grow it (docs/decisions.md).
 """
 
 from groupkey.ledger import encoding, merkle
@@ -23,14 +30,98 @@ COSIGN_DOMAIN = b"groupkey-ledger-cosign-v1\x00"
 CHECKPOINT_SIZE = 145
 
 
-def _verify_signature(public_key, message, signature):
+def _verify_signature(public_key, message, signature, verifier=None):
+    """ReceiptError unless ``signature`` verifies; ``verifier`` is a cached
+    ed25519.VerifyingKey of ``public_key`` (TrustedNodes) or None for a one-off check."""
     from groupkey.crypto import ed25519
     from groupkey.crypto.errors import CryptoError
 
     try:
-        ed25519.verify(public_key, message, signature)
+        if verifier is None:
+            ed25519.verify(public_key, message, signature)
+        else:
+            verifier.verify(message, signature)
     except CryptoError:
         raise ReceiptError("bad ledger node signature")
+
+
+class TrustedNodes:
+    """The ledger node keys a member trusts (from its genesis configuration), each with a
+    VerifyingKey made on its first receipt and kept for later bundles.
+
+    ``TrustedNodes(node_keys)``; ``trusts(key)``; ``verifier(key)`` (None for a key that is
+    not trusted, or whose encoding is not a valid, full-order point: its receipts never
+    verify); ``check(receipt, entry_hash)``. At most one VerifyingKey per configured key is
+    ever held.
+
+    Heap: the cached tables are long-lived, so they are built right after a ``gc.collect()``
+    (low in a freshly compacted heap, not between an epoch's temporaries), and a MemoryError
+    while checking drops the cache for good (``caching`` becomes False) and checks again
+    without it: on a device at its heap limit the cache must never turn a valid bundle into
+    a rejection (docs/decisions.md).
+    """
+
+    def __init__(self, node_keys):
+        self.keys = [bytes(key) for key in node_keys]
+        self._verifiers = [None] * len(self.keys)
+        self._uses = [0] * len(self.keys)
+        self.caching = True
+
+    def trusts(self, key):
+        """True when ``key`` is one of the configured node keys."""
+        return key in self.keys
+
+    def verifier(self, key):
+        """The cached ed25519.VerifyingKey of a trusted ``key``, or None."""
+        from groupkey.crypto import ed25519
+        from groupkey.crypto.errors import CryptoError
+
+        if key not in self.keys or not self.caching:
+            return None
+        index = self.keys.index(key)
+        verifier = self._verifiers[index]
+        if verifier is None:
+            try:
+                verifier = ed25519.VerifyingKey(key)
+            except CryptoError:
+                return None
+            self._verifiers[index] = verifier
+        return verifier
+
+    def check(self, receipt, entry_hash):
+        """Raise ProofError/ReceiptError unless ``receipt`` (of a trusted node) countersigns
+        ``entry_hash``; through the cached verifier while caching is on."""
+        key = receipt.checkpoint.node_key
+        if key not in self.keys:
+            raise ReceiptError("receipt of a node that is not trusted")
+        if not self.caching:
+            receipt.verify(entry_hash)
+            return
+        index = self.keys.index(key)
+        verifier = None
+        try:
+            if self._uses[index] < 2:
+                # the decoded point (1st use) and the 2^128 table (2nd) are allocated now
+                import gc
+
+                gc.collect()
+            verifier = self.verifier(key)
+            if verifier is not None:
+                self._uses[index] += 1
+                receipt.verify(entry_hash, verifier)
+                return
+        except MemoryError:
+            verifier = None  # no reference may keep the tables alive
+            self.forget()
+        receipt.verify(entry_hash)  # uncached (or not a valid point: verify says why)
+
+    def forget(self):
+        """Drop every cached verifier and stop caching (after a MemoryError)."""
+        import gc
+
+        self.caching = False
+        self._verifiers = [None] * len(self.keys)
+        gc.collect()
 
 
 class Checkpoint:
@@ -60,9 +151,10 @@ class Checkpoint:
             raise DecodeError("signature is 64 bytes")
         return self.unsigned_bytes() + self.signature
 
-    def verify(self):
-        """Raise ReceiptError unless node_key signed this checkpoint."""
-        _verify_signature(self.node_key, self.signed_message(), self.signature)
+    def verify(self, verifier=None):
+        """Raise ReceiptError unless node_key signed this checkpoint (``verifier``: a cached
+        VerifyingKey of node_key, see TrustedNodes)."""
+        _verify_signature(self.node_key, self.signed_message(), self.signature, verifier)
 
     def verify_cosignature(self, peer_key, signature):
         """Raise ReceiptError unless peer_key cosigned this checkpoint."""
@@ -112,13 +204,14 @@ class Receipt:
         reader.finish()
         return Receipt(checkpoint, leaf_index, path)
 
-    def verify(self, entry_hash):
+    def verify(self, entry_hash, verifier=None):
         """Raise ProofError or ReceiptError unless this receipt countersigns ``entry_hash``
-        (an RFC 9162 leaf hash). Checks the cheap inclusion proof before the signature."""
+        (an RFC 9162 leaf hash). Checks the cheap inclusion proof before the signature;
+        ``verifier`` as in Checkpoint.verify."""
         checkpoint = self.checkpoint
         merkle.verify_inclusion(entry_hash, self.leaf_index, checkpoint.tree_size, self.path,
                                 checkpoint.root)
-        checkpoint.verify()
+        checkpoint.verify(verifier)
 
 
 def encode_bundle(receipts):
@@ -145,21 +238,26 @@ def decode_bundle(data):
 def verify_bundle(entry_hash, receipts, node_keys, threshold):
     """Return the node keys of ``threshold`` valid receipts for ``entry_hash``.
 
-    ``node_keys`` and ``threshold`` come from the group's genesis (what the device trusts).
+    ``node_keys`` and ``threshold`` come from the group's genesis (what the device trusts);
+    ``node_keys`` is a list of keys or a TrustedNodes (whose cached verifiers are then used).
     Receipts from unknown keys, repeated keys or that fail verification do not count; the
     verifier stops as soon as ``threshold`` distinct genesis nodes are proven, so it costs
     ``threshold`` signature checks and inclusion proofs. Raises InsufficientReceipts.
     """
     if threshold < 1:
         raise InsufficientReceipts("threshold must be at least 1")
-    trusted = [bytes(key) for key in node_keys]
+    trusted = node_keys if isinstance(node_keys, TrustedNodes) else None
+    keys = trusted.keys if trusted is not None else [bytes(key) for key in node_keys]
     confirmed = []
     for receipt in receipts:
         key = receipt.checkpoint.node_key
-        if key not in trusted or key in confirmed:
+        if key not in keys or key in confirmed:
             continue
         try:
-            receipt.verify(entry_hash)
+            if trusted is None:
+                receipt.verify(entry_hash)
+            else:
+                trusted.check(receipt, entry_hash)
         except (ProofError, ReceiptError):
             continue
         confirmed.append(key)
