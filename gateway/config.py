@@ -4,9 +4,11 @@
     [ledger]   urls (every ledger node), threshold (receipts required; the genesis wins once
                known), timeout_s
     [groups]   names (topic level = group id bytes in UTF-8)
-    [timing]   batch_window_ms, presence_grace_s, sponsor_timeout_s, retry_delay_s,
-               catchup_window (epochs kept in memory for catch-up), stuck_catchups and
-               stuck_after_s (a member asking that often, that long, from one epoch is removed)
+    [timing]   batch_window_ms (longest wait of a batch), batch_quiet_ms (a batch starts
+               when no request arrived for this long), presence_grace_s, sponsor_timeout_s,
+               retry_delay_s, catchup_window (epochs kept in memory for catch-up),
+               stuck_catchups and stuck_after_s (a member asking that often, that long, from
+               one epoch is removed)
     [rounds]   joiner_sponsors (false: never batch joins so that a joiner must sponsor),
                max_requests (per transition: bounds the sponsors a round waits for)
     [logging]  level, events (JSON event lines on stdout)
@@ -22,9 +24,9 @@ DEFAULTS = {
              "password_file": "", "keepalive": 30},
     "ledger": {"urls": [], "threshold": 2, "timeout_s": 10.0},
     "groups": {"names": []},
-    "timing": {"batch_window_ms": 200, "presence_grace_s": 60.0, "sponsor_timeout_s": 20.0,
-               "retry_delay_s": 1.0, "catchup_window": 256, "stuck_catchups": 5,
-               "stuck_after_s": 10.0},
+    "timing": {"batch_window_ms": 200, "batch_quiet_ms": 20, "presence_grace_s": 60.0,
+               "sponsor_timeout_s": 20.0, "retry_delay_s": 1.0, "catchup_window": 256,
+               "stuck_catchups": 5, "stuck_after_s": 10.0},
     "rounds": {"joiner_sponsors": True, "max_requests": 6},
     "logging": {"level": "INFO", "events": True},
 }

@@ -483,15 +483,19 @@ class Group:
 
     # ---------------------------------------------------------------- the rounds
     async def round_loop(self) -> None:
-        """Forever: wait for requests, let the batch window fill, run one transition."""
+        """Forever: wait for requests, let the batch fill (rounds.gather_batch: the adaptive
+        window), run one transition."""
         window = self.settings.timing["batch_window_ms"] / 1000
+        quiet = self.settings.timing["batch_quiet_ms"] / 1000
         while True:
             await self.queue_changed.wait()
             self.queue_changed.clear()
             if not self.queue or self.state is None:
                 continue
-            await asyncio.sleep(window)
             limit = max(1, int(self.settings.rounds["max_requests"]))
+            await rounds.gather_batch(self.queue, self.queue_changed, window, quiet, limit)
+            if not self.queue:
+                continue
             batch, self.queue = self.queue[:limit], self.queue[limit:]
             self.round_running = True
             completed = False

@@ -228,6 +228,30 @@ class Round:
         return answer
 
 
+async def gather_batch(queue: list[Request], changed: asyncio.Event, window: float,
+                       quiet: float, limit: int) -> None:
+    """Return when the queued requests should become one transition (adaptive window).
+
+    A round starts when ``limit`` requests are queued, when no new request arrived for
+    ``quiet`` seconds, or ``window`` seconds after the oldest queued request arrived,
+    whichever comes first. A lone request therefore waits only ``quiet`` (not the whole
+    window), while requests that keep arriving close together (joins and leaves sent at the
+    same moment) still share one transition; requests that queued up during a running round
+    are already older than the window and start at once. ``queue`` is the group's live list;
+    ``changed`` is set by every enqueue (and cleared here).
+    """
+    quiet = min(quiet, window)
+    while queue and len(queue) < limit:
+        remaining = min(request.arrived for request in queue) + window - time.monotonic()
+        if remaining <= 0:
+            return
+        changed.clear()
+        try:
+            await asyncio.wait_for(changed.wait(), min(quiet, remaining))
+        except asyncio.TimeoutError:
+            return  # quiet: nothing else arrived
+
+
 async def wait_answer(future: asyncio.Future, timeout: float, device: str,
                       identity: bytes) -> bytes:
     """Await a device's answer; a timeout aborts the round naming the silent device."""

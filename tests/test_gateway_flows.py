@@ -155,6 +155,13 @@ def test_refresh(system, fleet):
         member.wait_epoch(event["epoch"])
     assert_agree(fleet, event["epoch"], [d.device_id for d in members(fleet)])
     assert device.member.epoch_secret != before
+    # a lone request starts its round after the quiet gap (batch_quiet_ms, 20 ms by default),
+    # not after the whole 300 ms batch window (gateway.rounds.gather_batch)
+    request = gateway_event(system, "request", lambda e: e["device"] == "dev-05"
+                            and e["kind"] == "refresh", after=mark)
+    started = gateway_event(system, "round", lambda e: e["epoch"] == event["epoch"],
+                            after=mark)
+    assert 0.015 <= started["t"] - request["t"] < 0.25, (request, started)
 
 
 

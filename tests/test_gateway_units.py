@@ -199,3 +199,88 @@ def test_batch_always_keeps_a_member_to_sign_the_entry():
             operations, _, _ = rounds.build_operations(state, batch)
             assert any(s in state.members() for s in rounds.sponsors_of(state, operations))
     assert found, "no batch sponsored only by joiners was generated: the test proves nothing"
+
+
+# ------------------------------------------------------------- the adaptive batch window
+async def _gather(arrivals, window, quiet, limit=16, old=0.0):
+    """Run rounds.gather_batch on a live queue holding the first of ``arrivals``
+    [(delay_s, request)], the others fed after their delays; return (seconds it waited,
+    requests queued when it returned)."""
+    import asyncio
+    import time
+
+    queue = []
+    changed = asyncio.Event()
+
+    async def feed():
+        for delay, request in arrivals[1:]:
+            await asyncio.sleep(delay)
+            request.arrived = time.monotonic()  # as when a request is made on arrival
+            queue.append(request)
+            changed.set()
+
+    first = arrivals[0][1]
+    first.arrived = time.monotonic() - old
+    queue.append(first)
+    producer = asyncio.create_task(feed())
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    await rounds.gather_batch(queue, changed, window, quiet, limit)
+    waited = time.monotonic() - started
+    taken = list(queue)
+    producer.cancel()
+    return waited, taken
+
+
+def _requests(count):
+    simulation, rand = group_of(4)
+    return simulation, [rounds.Request(relay.REFRESH, ed25519.public_key(rand(32)), "d%d" % i)
+                        for i in range(count)]
+
+
+def test_lone_request_starts_after_the_quiet_gap_not_the_window():
+    import asyncio
+
+    _, (request,) = _requests(1)
+    waited, taken = asyncio.run(_gather([(0, request)], window=2.0, quiet=0.03))
+    assert taken == [request]
+    assert 0.025 <= waited < 1.0  # the quiet gap, far from the 2 s window
+
+
+def test_requests_arriving_together_share_one_batch():
+    """A join and a leave sent at the same moment (a few ms apart) are one transition."""
+    import asyncio
+
+    simulation, rand = group_of(5)
+    state = simulation.state
+    leave = rounds.Request(relay.LEAVE, state.members()[2], "leaver")
+    join = rounds.Request(relay.JOIN, ed25519.public_key(rand(32)), "joiner",
+                          keys.blinded_key(rand(32)))
+    waited, taken = asyncio.run(_gather([(0, leave), (0.005, join)], window=2.0, quiet=0.05))
+    assert taken == [leave, join] and waited < 1.0
+    operations, joined, removed = rounds.build_operations(state, taken)
+    assert joined == [join.identity] and removed == [leave.identity]
+
+
+def test_steady_arrivals_are_batched_until_the_window_closes():
+    import asyncio
+
+    _, requests = _requests(60)
+    arrivals = [(0, requests[0])] + [(0.01, request) for request in requests[1:]]
+    waited, taken = asyncio.run(_gather(arrivals, window=0.25, quiet=0.1, limit=100))
+    # never quiet for 100 ms, so it waited for the whole window, then stopped batching
+    assert 0.24 <= waited < 0.6
+    assert 5 <= len(taken) < len(requests)
+    assert taken == requests[:len(taken)]
+
+
+def test_full_or_old_queue_starts_at_once():
+    import asyncio
+
+    _, requests = _requests(3)
+    arrivals = [(0, requests[0]), (0, requests[1]), (0, requests[2])]
+    waited, taken = asyncio.run(_gather(arrivals, window=2.0, quiet=1.0, limit=3))
+    assert len(taken) == 3 and waited < 0.5  # max_requests reached
+    # requests that queued up while a round was running are already older than the window
+    waited, taken = asyncio.run(_gather([(0, requests[0])], window=0.2, quiet=1.0, old=0.5))
+    assert taken == [requests[0]] and waited < 0.1
