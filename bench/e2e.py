@@ -174,9 +174,28 @@ def measure(size, directory, options, timeout=120.0):
             _cpu_summary(size, "leave", meter, options)
             options.log("e2e: N=%d leave: per-device processing %s" % (size, _spread(spent)))
             results["leave"] = (done - requested, event)
+            _write_timeline(system, directory, members + [leaver])
         finally:
             operator.close()
     return results
+
+
+def _write_timeline(system, directory, device_ids):
+    """``timeline.jsonl`` in the run directory: every gateway and device event with its host
+    arrival time (one clock), for a look at where a measurement's time went."""
+    import json
+
+    rows = []
+    for name, process in [("gateway", system.gateway)] + [
+            (d, system.device(d)) for d in device_ids]:
+        with process.lock:
+            events = list(process.events)
+        for event in events:
+            rows.append(dict(event, source=name))
+    rows.sort(key=lambda row: row["host_t"])
+    with open(os.path.join(directory, "timeline.jsonl"), "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, default=str) + "\n")
 
 
 def run(options):
@@ -199,8 +218,10 @@ def run(options):
                 continue
         for kind, (seconds, event) in measured.items():
             options.log("e2e: N=%d %s: %.2f s (gateway: request to quorum %.2f s, sponsors %s,"
-                        " height %d)" % (size, kind, seconds, event["seconds"],
-                                         ",".join(event["sponsors"]), event["height"]))
+                        " height %d; ms batch/sponsors/signer/ledger/delivery %s)" % (
+                            size, kind, seconds, event["seconds"], ",".join(event["sponsors"]),
+                            event["height"], "/".join(str(ms) for ms in
+                                                      event.get("phases_ms", []))))
             results.append(make_result("e2e/%s" % kind, "micropython", size,
                                        "request_to_all_members", round(seconds * 1000, 1),
                                        "ms", target=TARGET_S * 1000 if size == 32 else None))

@@ -45,6 +45,18 @@ def encode_record(sequence, payload):
     return body + hashlib.sha256(body).digest()
 
 
+def _record_parts(sequence, payload):
+    """The record as (header, payload, digest): the same bytes as encode_record without
+    one more copy of the payload (on a fragmented heap that copy is what fails)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise StateError("state payload larger than %d bytes" % MAX_PAYLOAD)
+    header = (MAGIC + bytes((FORMAT_VERSION,)) + sequence.to_bytes(4, "big")
+              + len(payload).to_bytes(4, "big"))
+    digest = hashlib.sha256(header)
+    digest.update(payload)
+    return header, payload, digest.digest()
+
+
 def decode_record(data):
     """(sequence, payload) from a record's bytes, or None when it is torn or corrupted."""
     if len(data) < HEADER_SIZE + DIGEST_SIZE or data[0:3] != MAGIC:
@@ -113,8 +125,10 @@ class DurableState:
         temporary = self.base + ".tmp"
         target = self.slot_path(sequence % 2)
         try:
+            parts = _record_parts(sequence, payload)
             with open(temporary, "wb") as handle:
-                handle.write(encode_record(sequence, payload))
+                for part in parts:
+                    handle.write(part)
                 handle.flush()
                 _sync(handle)
             try:

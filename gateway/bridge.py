@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import paho.mqtt.client as mqtt
 
@@ -51,6 +52,12 @@ class Bridge:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
+        sock = client.socket()
+        if sock is not None:
+            try:  # no Nagle: a PUBLISH right after a PUBACK must not wait for a delayed ACK
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                log.warning("TCP_NODELAY refused: %s", exc)
         for topic_filter in self.subscriptions:
             client.subscribe(topic_filter, qos=1)
         self.loop.call_soon_threadsafe(self._set_connected, True)

@@ -534,15 +534,19 @@ class Group:
         current = rounds.Round(self, operations, joined, removed)
         self.emit("round", epoch=self.state.epoch + 1, joins=len(joined), leaves=len(removed),
                   refreshes=len(operations) - len(joined) - len(removed))
+        marks = [time.monotonic()]  # round start, contributions, signed entry, ledger, sent
         try:
             data = await current.contributions()
+            marks.append(time.monotonic())
             new_state = self.state.apply(data)
             invitations = [self.invitations[key] for key in joined if key in self.invitations]
             entry = await current.signed_entry(new_state, invitations)
+            marks.append(time.monotonic())
         except rounds.RoundAborted as exc:
             self._aborted(batch, exc)
             return False
         bundle, outcomes = await self.submit(entry)
+        marks.append(time.monotonic())
         if not bundle:
             log.warning("%s: epoch %d not final: %s", self.name, new_state.epoch, outcomes)
             self.emit("not_final", epoch=new_state.epoch, outcomes=outcomes)
@@ -551,13 +555,17 @@ class Group:
                             "ledger: %s" % ",".join(outcomes), requeue=retry)
             return False
         self.deliver(new_state, data, entry, bundle)
+        marks.append(time.monotonic())
         self.emit("epoch", epoch=new_state.epoch, members=len(new_state.members()),
                   height=new_state.tree.height(), joined=[self._name(k) for k in joined],
                   removed=[self._name(k) for k in removed],
                   sponsors=[self._name(k) for k in current.sponsors],
                   signer=self._name(current.signer()),
                   seconds=round(time.monotonic() - min(r.arrived for r in batch), 3),
-                  receipts=bundle[0] if bundle else 0)
+                  receipts=bundle[0] if bundle else 0,
+                  # ms spent waiting for the batch, sponsors, the signer, the ledger, delivery
+                  phases_ms=[round(1000 * (marks[0] - min(r.arrived for r in batch)))] + [
+                      round(1000 * (marks[i + 1] - marks[i])) for i in range(len(marks) - 1)])
         return True
 
     def _name(self, identity: bytes) -> str:

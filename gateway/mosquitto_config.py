@@ -87,6 +87,9 @@ def broker_text(port: int, password_file: Path, acl_file: Path, bind: str = "127
         "acl_file %s" % acl_file,
         "use_username_as_clientid true",
         "persistence false",
+        # no Nagle on client sockets: a PUBLISH forwarded right after a PUBACK to the same
+        # client must not wait for that client's delayed ACK (tens of ms per round trip)
+        "set_tcp_nodelay true",
     ]
     if log_file is not None:
         lines += ["log_dest file %s" % log_file, "log_type all", "connection_messages true"]

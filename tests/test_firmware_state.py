@@ -28,6 +28,15 @@ def test_record_round_trip_and_layout():
     assert durable.decode_record(record) == (7, b"hello")
 
 
+def test_saved_slot_is_exactly_the_encoded_record(tmp_path):
+    """save() writes the record in parts (no extra payload copy): same bytes as encode_record."""
+    store = durable.DurableState(str(tmp_path))
+    payload = bytes(range(256)) * 7
+    sequence = store.save(payload)
+    with open(store.slot_path(sequence % 2), "rb") as handle:
+        assert handle.read() == durable.encode_record(sequence, payload)
+
+
 def test_every_truncation_and_bit_flip_is_rejected():
     record = durable.encode_record(3, bytes(range(40)))
     for length in range(len(record)):

@@ -51,6 +51,16 @@ def caching_verifiers():
     return None if _trusted is None else _trusted[1].caching
 
 
+def drop_verifiers():
+    """Free the cached ledger node verifiers and stop caching them (after a MemoryError
+    anywhere in an acceptance: a device at its heap limit runs uncached). True when there
+    was a cache to drop."""
+    if _trusted is None or not _trusted[1].caching:
+        return False
+    _trusted[1].forget()
+    return True
+
+
 def check_receipts(entry_hash, bundle, config):
     """Raise Rejected unless ``bundle`` holds ``ledger_threshold`` valid receipts of distinct
     configured ledger nodes for ``entry_hash`` (checkpoint signatures and inclusion proofs,

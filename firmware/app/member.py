@@ -342,7 +342,15 @@ class Member:
         from app import flows
 
         try:
-            await flows.dispatch(self, message)
+            try:
+                await flows.dispatch(self, message)
+            except MemoryError:
+                # the cached ledger verifiers (~3 KB a key) may be what the heap lacks: drop
+                # them for good and handle the message once more (state is still unchanged)
+                if not accept.drop_verifiers():
+                    raise
+                self.log("verifier_cache_dropped", {"kind": message.kind})
+                await flows.dispatch(self, message)
         except Rejected as exc:
             await self.reject(message.kind, str(exc))
         except Exception as exc:  # TGDH and crypto errors: state unchanged
@@ -383,7 +391,15 @@ class Member:
         self.state["pending"] = None
         self.state["sponsor_secret"] = None
         self.contribution = None
-        self.save()
+        try:
+            self.save()
+        except MemoryError:
+            # the state's JSON is one ~2 KB string: on a fragmented heap free the cached
+            # ledger verifiers, collect and write again (the new member is already in use)
+            if accept.drop_verifiers():
+                self.log("verifier_cache_dropped", {"kind": "commit"})
+            gc.collect()
+            self.save()
         self.readings.reset(new_member, self.seed)
         key = new_member.export(KEY_FINGERPRINT_LABEL, b"", 8)
         gc.collect()

@@ -36,6 +36,22 @@ PERMANENT_REFUSALS = (1, 2, 4, 5)
 STABLE_MS = 10000
 
 
+# IPPROTO_TCP, TCP_NODELAY: the same numbers on Linux and lwIP (ESP32); MicroPython's socket
+# module does not name them.
+_IPPROTO_TCP = 6
+_TCP_NODELAY = 1
+
+
+def _no_delay(stream):
+    """Turn Nagle's algorithm off: otherwise a PUBLISH written right after a PUBACK waits
+    for the broker's delayed ACK of the PUBACK (up to 40 ms on Linux) before it leaves.
+    Best effort: a port whose socket refuses the option keeps working, only slower."""
+    try:
+        stream.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass
+
+
 def _no_log(event, detail=None):
     pass
 
@@ -168,6 +184,7 @@ class Client:
         self.log("mqtt_connecting", "%s:%d" % (self.host, self.port))
         self._reader, self._writer = await asyncio.wait_for_ms(
             asyncio.open_connection(self.host, self.port), self.connect_timeout_ms)
+        _no_delay(self._writer)
         await self._send(packet.encode_connect(
             self.client_id, self.keepalive, clean_session=self.clean_session, will=self.will,
             username=self.username, password=self.password))
