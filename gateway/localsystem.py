@@ -157,10 +157,13 @@ class LocalSystem:
                  heap: str = DEFAULT_DEVICE_HEAP, founder: int = 0, start_devices: bool = True,
                  gateway_options: dict | None = None, device_options: dict | None = None,
                  ledger_nodes: int = 3, threshold: int = LEDGER_THRESHOLD,
-                 with_gateway: bool = True):
+                 with_gateway: bool = True, romfs: bool = False):
         self.directory = Path(directory).resolve()
         self.group = group
         self.heap = heap
+        # romfs: devices run the same .mpy files from an emulated flash partition (ROMFS,
+        # tests/micropython_romfs.py), as a board does, instead of loading them into the heap
+        self.romfs = romfs
         self.device_ids = ["dev-%02d" % (index + 1) for index in range(devices)]
         self.founder_id = self.device_ids[founder] if devices else None
         self.start_devices_at_start = start_devices
@@ -353,6 +356,13 @@ class LocalSystem:
         environment["MICROPYPATH"] = os.pathsep.join([str(self.build_dir), ".frozen"])
         argv = [micropython_binary(), "-X", "heapsize=%s" % self.heap,
                 str(self.build_dir / "main.py"), str(config_path)]
+        if self.romfs:
+            from tests.mpy_build import build_romfs
+
+            environment["MICROPYPATH"] = ".frozen"  # everything else from /rom
+            argv = [sys.executable, str(REPO / "tests" / "micropython_romfs.py"),
+                    str(build_romfs()), "-X", "heapsize=%s" % self.heap, "rom:main.py",
+                    str(config_path)]
         device = EventProcess(device_id, argv, environment, directory,
                               directory / "stderr.log", directory / "stdout.jsonl")
         self.devices[device_id] = device
