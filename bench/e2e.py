@@ -33,9 +33,9 @@ TARGET_S = 2.0
 # 320K (the demo's heap) ran out at N=32 in one device of one run (MemoryError applying an
 # epoch of the larger tree); the bench gives the emulated devices 384K.
 HEAP = os.environ.get("GROUPKEY_E2E_HEAP", "384K")
-# GROUPKEY_E2E_ROMFS=1: the devices' code in emulated flash (gateway.localsystem romfs), as on
-# a board; a different setup from the reference rows (code in the heap), reported apart.
-ROMFS = os.environ.get("GROUPKEY_E2E_ROMFS", "") not in ("", "0")
+# The devices' code in emulated flash (gateway.localsystem romfs), as on a board: the default
+# since 2026-11-25 20:00; GROUPKEY_E2E_ROMFS=0 runs the older layout (code in the heap).
+ROMFS = os.environ.get("GROUPKEY_E2E_ROMFS", "1") not in ("", "0")
 SIZES = (8, 32)
 QUICK_SIZES = (8,)
 

@@ -16,11 +16,17 @@ Everything listens on 127.0.0.1 on free ports and lives under one directory:
     gateway/     gateway.toml and the gateway's stdout (JSON events) / stderr (log)
     devices/<id> config.json, flash/ (the device's durable state), stdout/stderr
 
-Each emulated device is ``micropython -X heapsize=<heap> build/mpy/main.py config.json``: the
-real firmware, precompiled by mpy-cross as ``make flash`` does for a board (tests/mpy_build.py).
-The heap default is DEFAULT_DEVICE_HEAP (see docs/gateway.md, "Emulated heap", for why it is
-larger than the ESP32's ~96 KB of data: on the unix port the bytecode lives on the heap and
-pointers are 8 bytes). ``GROUPKEY_DEVICE_HEAP`` overrides it.
+Each emulated device is the real firmware, precompiled by mpy-cross as ``make flash`` does for
+a board (tests/mpy_build.py), run by the MicroPython unix port with ``-X heapsize=<heap>``. By
+default its code is in emulated flash, as on a board (``make flash ROMFS=1``): the .mpy files
+are packed into a ROMFS image that tests/micropython_romfs.py holds outside the interpreter's
+heap, and the device boots ``rom:main.py`` from it (decision D-FW6).
+``GROUPKEY_DEVICE_ROMFS=0`` (or ``romfs=False``) runs ``micropython build/mpy/main.py`` instead,
+which loads every module into the heap. The heap default is DEFAULT_DEVICE_HEAP (see
+docs/gateway.md, "Emulated heap", for why it is larger than the ESP32's ~96 KB of data:
+function objects and data take twice the room on this 64-bit port, and with
+``GROUPKEY_DEVICE_ROMFS=0`` the bytecode lives on the heap too). ``GROUPKEY_DEVICE_HEAP``
+overrides it.
 
 ``stop()`` (also on ``__exit__``, so on Ctrl-C and exceptions) ends every process started
 here, by its own pid, devices first.
@@ -45,6 +51,7 @@ from gateway import mosquitto_config
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEVICE_HEAP = os.environ.get("GROUPKEY_DEVICE_HEAP", "320K")
+DEFAULT_DEVICE_ROMFS = os.environ.get("GROUPKEY_DEVICE_ROMFS", "1") not in ("", "0")
 GATEWAY_USER = "gateway"
 OPERATOR_USER = "operator"
 LEDGER_THRESHOLD = 2
@@ -157,7 +164,7 @@ class LocalSystem:
                  heap: str = DEFAULT_DEVICE_HEAP, founder: int = 0, start_devices: bool = True,
                  gateway_options: dict | None = None, device_options: dict | None = None,
                  ledger_nodes: int = 3, threshold: int = LEDGER_THRESHOLD,
-                 with_gateway: bool = True, romfs: bool = False):
+                 with_gateway: bool = True, romfs: bool = DEFAULT_DEVICE_ROMFS):
         self.directory = Path(directory).resolve()
         self.group = group
         self.heap = heap
