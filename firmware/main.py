@@ -55,6 +55,7 @@ def main():
     except Exception as exc:  # e.g. ConnectRefused: wrong credentials; retrying cannot help
         board.status("error")
         log("fatal", repr(exc))
+        sys.print_exception(exc, sys.stderr)  # where it happened, for the board's console
         board.reboot()
 
 

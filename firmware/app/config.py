@@ -2,7 +2,8 @@
 
 Keys (defaults in DEFAULTS): ``group_id`` (required), ``device_id`` (else the board's),
 ``broker_host``, ``broker_port``, ``mqtt_password`` (the broker's per-device password),
-``keepalive_s``, ``heartbeat_s``, ``watchdog_ms``, ``inbox_capacity``, ``run_seconds``
+``keepalive_s``, ``heartbeat_s``, ``watchdog_ms``, ``inbox_capacity``, ``receive_buffer``
+(bytes of the MQTT receive buffer made at boot; larger packets get their own), ``run_seconds``
 (0 = forever; emulation and tests stop the device cleanly after that long), ``flash_dir``,
 ``network_delay_ms`` (unix board), ``wifi_ssid``/``wifi_password``, ``led_pin``,
 ``button_pin`` (ESP32 board).
@@ -24,6 +25,7 @@ DEFAULTS = {
     "heartbeat_s": 60,
     "watchdog_ms": 8000,
     "inbox_capacity": 8,
+    "receive_buffer": 4096,
     "run_seconds": 0,
     "backoff_min_ms": 250,
     "backoff_max_ms": 30000,

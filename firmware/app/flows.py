@@ -135,10 +135,12 @@ async def epoch_update(member, message):
     if entry.sequence <= member.tgdh.epoch:
         return  # already have it (e.g. through a catch-up)
     accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    member.probe("receipts")
     await asyncio.sleep(0)  # let the watchdog feeder and keepalive run between stages
     body = accept.check_transition(entry, member.config, member.tgdh.epoch, member.head())
     update = MemberUpdate.decode(message.data)
     accept.check_tgdh_matches(body, update.transition)
+    member.probe("checked")
     # handle_steps changes the member only after every TGDH check passed
     await member.steps(member.tgdh.handle_steps(message.data))
     member.commit(member.tgdh, entry.entry_hash(), "epoch", started)
@@ -156,6 +158,7 @@ async def welcome(member, message):
     if current is not None and entry.sequence <= current.epoch:
         return
     accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    member.probe("receipts")
     await asyncio.sleep(0)  # let the watchdog feeder and keepalive run between stages
     if current is None:
         if not member.state["pending"]:
@@ -173,6 +176,7 @@ async def welcome(member, message):
             secrets.append(current._pending.secret)
         how = "catchup"
     accept.check_tgdh_matches(body, Welcome.decode(message.data).transition)
+    member.probe("checked")
     failure = None
     for secret in secrets:
         try:

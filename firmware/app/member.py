@@ -79,6 +79,8 @@ class Member:
         self.heap_probe = bool(config.get("heap_probe"))
         self.max_lag_ms = 0
         self.rejected = 0
+        self.stages = {}
+        self.dropped_seen = 0
 
     # ------------------------------------------------------------------ state
     def start(self, random_bytes):
@@ -177,6 +179,15 @@ class Member:
                 self.min_free = free
             await asyncio.sleep(0)
 
+    def probe(self, stage):
+        """With ``heap_probe``: the free heap after a collection at ``stage`` of a message's
+        handling (logged with the next epoch as ``stages``; docs/firmware.md, "Heap")."""
+        if self.heap_probe:
+            import gc
+
+            gc.collect()
+            self.stages[stage] = gc.mem_free()
+
     def signed(self, kind, blinded_key=b""):
         """A signed JOIN/LEAVE/REFRESH/FOUND request."""
         from groupkey import relay
@@ -263,6 +274,13 @@ class Member:
             if self.next_request_at is not None and time.ticks_diff(
                     now, self.next_request_at) >= 0:
                 await self.next_request()
+            dropped = self.client.inbox.dropped
+            if dropped != self.dropped_seen:
+                # a message the client had to drop (full inbox, no heap for it) may have
+                # been an epoch: catch up from the ledger (one proof) as for a FINAL
+                self.dropped_seen = dropped
+                if self.tgdh is not None and self.behind is None:
+                    self.behind = now
             if self.behind is not None and time.ticks_diff(now, self.behind) >= 2000:
                 if self.tgdh is not None:
                     await self.catchup()
@@ -334,11 +352,14 @@ class Member:
                 if leaf is not None:
                     await self.send(relay.who(leaf))
             return
+        self.probe("received")
         try:
             message = relay.decode(payload)
         except Exception as exc:
             self.log("malformed", {"reason": repr(exc)})
             return
+        payload = None  # decoded into copies: free it before the crypto (firmware.md, Heap)
+        self.probe("decoded")
         from app import flows
 
         try:
@@ -372,6 +393,7 @@ class Member:
         # FINAL = version | type | entry length u32 | entry: version | kind | log id ...
         from groupkey import relay
 
+        self.probe("received")
         try:
             message = relay.decode(payload)
             from app.accept import decode_entry
@@ -400,6 +422,7 @@ class Member:
                 self.log("verifier_cache_dropped", {"kind": "commit"})
             gc.collect()
             self.save()
+        self.probe("saved")
         self.readings.reset(new_member, self.seed)
         key = new_member.export(KEY_FINGERPRINT_LABEL, b"", 8)
         gc.collect()
@@ -409,8 +432,10 @@ class Member:
                            "ms": time.ticks_diff(_ticks(), started),
                            "mem_free": gc.mem_free(), "min_free": self.min_free,
                            "max_lag_ms": self.max_lag_ms,
-                           "verifier_cache": accept.caching_verifiers()})
+                           "verifier_cache": accept.caching_verifiers(),
+                           "stages": self.stages or None})
         self.min_free = None
+        self.stages = {}
 
     def head(self):
         """Hash of the last accepted ledger entry of the group (None before genesis)."""

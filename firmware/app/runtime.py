@@ -58,7 +58,7 @@ class Device:
             # latest epoch with one ledger-backed WELCOME (docs/e2e.md section 5).
             clean_session=True,
             backoff_min_ms=config["backoff_min_ms"], backoff_max_ms=config["backoff_max_ms"],
-            log=self.log)
+            receive_buffer=config.get("receive_buffer", 0), log=self.log)
 
     async def run(self):
         """Boot, bring everything up, and serve until ``run_seconds`` (0 = forever)."""
@@ -136,7 +136,9 @@ class Device:
         """Hand every inbound message to the member, in arrival order."""
         while True:
             topic, payload = await self.client.inbox.get()
+            handling = self.member.handle(self.client, topic, payload)
+            topic = payload = None  # the member may drop the payload once it is decoded
             try:
-                await self.member.handle(self.client, topic, payload)
+                await handling
             except MQTTError as exc:
                 self.log("handle_error", repr(exc))

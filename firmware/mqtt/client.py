@@ -18,7 +18,7 @@ the keepalive task to run.
 import asyncio
 import time
 
-from mqtt import packet
+from mqtt import packet, receive
 from mqtt.errors import (
     ConnectRefused,
     DeliveryTimeout,
@@ -62,7 +62,7 @@ class Client:
     def __init__(self, client_id, host, port=1883, *, keepalive=30, will=None, username=None,
                  password=None, clean_session=False, inbox_capacity=8, ack_timeout_ms=2000,
                  backoff_min_ms=250, backoff_max_ms=30000, connect_timeout_ms=5000,
-                 log=None):
+                 receive_buffer=0, log=None):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -85,6 +85,9 @@ class Client:
         self._refused = {}
         self._next_id = 0
         self._reader = None
+        self._skipped_id = 0
+        self.receive_buffer = receive_buffer  # mqtt/receive.py
+        self._buffer = None
         self._writer = None
         self._write_lock = asyncio.Lock()
         self._ping_sent = None
@@ -214,7 +217,11 @@ class Client:
                         packet_id, topic_filter, self._subscriptions[topic_filter]))
             while True:
                 first, body = await self._read_packet()
-                packet_id = self._dispatch(first, body)
+                if body is None:  # no heap for it: dropped (see _skip)
+                    packet_id = self._skipped_id
+                else:
+                    packet_id = self._dispatch(first, body)
+                body = None  # the payload was copied out: free the packet before the await
                 if packet_id:
                     await self._send(packet.encode_puback(packet_id))
         except (OSError, EOFError, ProtocolError) as exc:
@@ -310,7 +317,9 @@ class Client:
             shift += 7
             if shift > 21:
                 raise ProtocolError("remaining length longer than 4 bytes")
-        body = await reader.readexactly(length) if length else b""
+        body = b""
+        if length:
+            body = await receive.read_body(self, reader, first, length)
         self._ping_sent = None
         return first, body
 
@@ -318,7 +327,10 @@ class Client:
         """Handle one inbound packet; return the packet id a PUBACK must answer, or 0."""
         kind = first & 0xF0
         if kind == packet.PUBLISH:
-            topic, payload, _, _, packet_id = packet.parse_publish(first, body)
+            try:
+                topic, payload, _, _, packet_id = packet.parse_publish(first, body)
+            except MemoryError:  # no heap for the payload's copy: drop it
+                return receive.drop_publish(self, first, body)
             self.stats["received"] += 1
             if not self.inbox.put((topic, payload)):
                 self.log("mqtt_inbox_drop", self.inbox.dropped)
@@ -327,7 +339,7 @@ class Client:
             packet_id = packet.parse_packet_id(body)
             event = self._acks.get(packet_id)
             if event is not None:
-                if kind == packet.SUBACK and body[2:3] == b"\x80":
+                if kind == packet.SUBACK and len(body) > 2 and body[2] == 0x80:
                     self._refused[packet_id] = True
                 event.set()
         elif kind != packet.PINGRESP:

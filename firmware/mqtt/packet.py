@@ -183,7 +183,8 @@ def parse_publish(first_byte, body):
     if qos:
         packet_id = int.from_bytes(body[offset:offset + 2], "big")
         offset += 2
-    return topic, bytes(body[offset:]), qos, bool(first_byte & 1), packet_id
+    # one copy of the payload (slicing a bytearray first would make two)
+    return topic, bytes(memoryview(body)[offset:]), qos, bool(first_byte & 1), packet_id
 
 
 def topic_matches(topic_filter, topic):
