@@ -50,7 +50,7 @@ from pathlib import Path
 from gateway import mosquitto_config
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DEVICE_HEAP = os.environ.get("GROUPKEY_DEVICE_HEAP", "320K")
+DEFAULT_DEVICE_HEAP = os.environ.get("GROUPKEY_DEVICE_HEAP", "288K")
 DEFAULT_DEVICE_ROMFS = os.environ.get("GROUPKEY_DEVICE_ROMFS", "1") not in ("", "0")
 GATEWAY_USER = "gateway"
 OPERATOR_USER = "operator"

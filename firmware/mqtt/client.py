@@ -87,7 +87,13 @@ class Client:
         self._reader = None
         self._skipped_id = 0
         self.receive_buffer = receive_buffer  # mqtt/receive.py
+        self.memory_drops = 0
         self._buffer = None
+        if receive_buffer:
+            try:  # made now, at boot, while the heap is not yet fragmented
+                self._buffer = bytearray(receive_buffer)
+            except MemoryError:
+                pass
         self._writer = None
         self._write_lock = asyncio.Lock()
         self._ping_sent = None
@@ -331,6 +337,7 @@ class Client:
                 topic, payload, _, _, packet_id = packet.parse_publish(first, body)
             except MemoryError:  # no heap for the payload's copy: drop it
                 return receive.drop_publish(self, first, body)
+            self.memory_drops = 0  # drops for lack of heap in a row (mqtt/receive.py)
             self.stats["received"] += 1
             if not self.inbox.put((topic, payload)):
                 self.log("mqtt_inbox_drop", self.inbox.dropped)

@@ -51,7 +51,6 @@ async def read_body(client, reader, first, length):
         if not count:
             raise EOFError("connection closed inside a packet")
         filled += count
-    client.memory_drops = 0
     return body
 
 
@@ -109,7 +108,7 @@ def drop_publish(client, first, body):
 
 def _count_drop(client, length):
     client.inbox.dropped += 1
-    client.memory_drops = getattr(client, "memory_drops", 0) + 1
+    client.memory_drops += 1
     client.log("mqtt_memory_drop", {"bytes": length, "dropped": client.inbox.dropped,
                                     "in_a_row": client.memory_drops})
     if client.memory_drops > MAX_MEMORY_DROPS:

@@ -24,7 +24,7 @@ from gateway.localsystem import EventProcess, LocalSystem
 
 # Emulated heap: bytecode on the 64-bit unix port (~190 KB of imported modules, which an
 # ESP32 keeps in flash as frozen modules) plus the data peak of a rekey (docs/firmware.md).
-HIL_HEAP = os.environ.get("GROUPKEY_HIL_HEAP", "320K")
+HIL_HEAP = os.environ.get("GROUPKEY_HIL_HEAP", "288K")
 GROUP = "hil"
 DEVICES = 8
 
