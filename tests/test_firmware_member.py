@@ -292,3 +292,106 @@ def test_sponsor_secret_restored_after_reboot_opens_its_epoch(group):
     assert rebooted.handle(update) == new_state.epoch
     assert rebooted.epoch_secret == other.epoch_secret
     assert rebooted.tree_hash == new_state.tree_hash()
+
+
+HEAP_SCRIPT = """
+import asyncio
+import json
+
+from app import flows
+from app.member import MAX_HEAP_FAILURES, Member
+from groupkey import relay
+
+logged = []
+member = Member({"group_id": "g1"}, "dev-a", None, lambda event, detail: logged.append(
+    [event, detail]))
+
+
+class Committed:  # a member at epoch 5 (the TGDH state itself is not needed here)
+    epoch = 5
+    tree_hash = bytes(32)
+
+
+member.tgdh = Committed()
+sent = []
+
+
+async def send(payload):  # what would go to the broker
+    sent.append(payload)
+    return True
+
+
+member.send = send
+plan = []
+
+
+async def dispatch(device, message):
+    # test double for a heap that cannot hold this message's work: heap exhaustion at a
+    # chosen message cannot be provoked in the real interpreter
+    if plan.pop(0) == "full":
+        raise MemoryError("memory allocation failed, allocating 528 bytes")
+
+
+flows.dispatch = dispatch
+
+
+async def handle(step):
+    plan.append(step)
+    member.last_catchup = None  # not rate limited here: every resync sends a CATCHUP
+    try:
+        await member.handle(None, "g1/dev-a/resp", relay.catchup(3))
+        return "handled"
+    except MemoryError:
+        return "raised"
+
+
+async def main():
+    outcomes = []
+    for step in ["full", "full", "ok"] + ["full"] * MAX_HEAP_FAILURES:
+        outcomes.append([await handle(step), member.heap_failures])
+    print(json.dumps([outcomes, [relay.decode(p).kind for p in sent], member.rejected,
+                      [event for event, _ in logged], MAX_HEAP_FAILURES]))
+
+
+asyncio.run(main())
+"""
+
+
+def test_member_out_of_heap_is_not_a_rejection(micropython, tmp_path):
+    """A MemoryError while handling a message (accept.py passes it through instead of calling
+    it a rejection) is logged as no_heap, answered with a CATCHUP and state is unchanged;
+    MAX_HEAP_FAILURES in a row raise it (the runtime then reboots), any handled message in
+    between starts the count again."""
+    from groupkey import relay
+
+    script = tmp_path / "heap_check.py"
+    script.write_text(HEAP_SCRIPT)
+    result = micropython(script, heap="320K", precompiled=True)
+    outcomes, kinds, rejected, events_logged, limit = json.loads(
+        result.stdout.strip().splitlines()[-1])
+    assert limit == 3
+    assert outcomes == [["handled", 1], ["handled", 2], ["handled", 0], ["handled", 1],
+                        ["handled", 2], ["raised", 3]]
+    assert kinds == [relay.CATCHUP] * 4  # one per drop that did not end the device
+    assert rejected == 0 and "rejected" not in events_logged
+    assert events_logged.count("no_heap") == 5
+
+
+def test_memory_error_in_a_check_is_not_a_rejection(monkeypatch, group):
+    """accept.py's checks turn every failure into Rejected except a MemoryError (test double:
+    the verifier raises it as a full device heap would)."""
+    simulation, data, _, _ = group
+
+    def no_heap(*_):
+        raise MemoryError("memory allocation failed, allocating 528 bytes")
+
+    monkeypatch.setattr(receipt, "verify_bundle", no_heap)
+    raw = b"entry"
+    with pytest.raises(MemoryError):
+        accept.check_receipts(leaf_hash(raw), bundle(raw, [0, 1]), CONFIG)
+    monkeypatch.setattr(entries, "decode", no_heap)
+    with pytest.raises(MemoryError):
+        accept.decode_entry(b"\x01" * 40)
+    monkeypatch.undo()
+    with pytest.raises(Rejected, match="entry: "):
+        accept.decode_entry(b"\x01" * 40)

@@ -2,7 +2,9 @@
 
 docs/e2e.md, flow 4 step 7 ("parse, verify, apply"): every function here only parses and
 verifies; none changes the member. Each raises ``Rejected`` with a short reason, which the
-member logs (with fingerprints) before asking the gateway to resynchronize.
+member logs (with fingerprints) before asking the gateway to resynchronize. A MemoryError is
+never turned into ``Rejected`` (``failed``): running out of heap says nothing about the
+message, and the member handles it apart (firmware/app/member.py ``handle``).
 
     check_receipts(entry_hash, bundle, config)      t-of-n ledger receipts (trusted keys only,
                                                     verifiers cached: trusted_nodes)
@@ -20,6 +22,14 @@ import binascii
 
 class Rejected(Exception):
     """Something the gateway delivered fails a check; the text says which."""
+
+
+def failed(check, exc):
+    """The Rejected to raise when ``check`` raised ``exc``; a MemoryError is raised again
+    as it is (the device lacked heap: the message may be valid)."""
+    if isinstance(exc, MemoryError):
+        raise exc
+    return Rejected("%s: %s" % (check, exc))
 
 
 def unhex_list(values):
@@ -74,7 +84,7 @@ def check_receipts(entry_hash, bundle, config):
     try:
         verify_bundle(entry_hash, decode_bundle(bundle), trusted_nodes(config), threshold)
     except Exception as exc:  # DecodeError, InsufficientReceipts, ...
-        raise Rejected("receipts: %s" % exc)
+        raise failed("receipts", exc)
 
 
 def decode_entry(data):
@@ -84,7 +94,7 @@ def decode_entry(data):
     try:
         return entries.decode(data)
     except Exception as exc:
-        raise Rejected("entry: %s" % exc)
+        raise failed("entry", exc)
 
 
 def check_transition(entry, config, epoch, head, catchup=False):
@@ -110,7 +120,7 @@ def check_transition(entry, config, epoch, head, catchup=False):
     try:
         body = bodies.Transition.decode(entry.body)
     except Exception as exc:
-        raise Rejected("transition body: %s" % exc)
+        raise failed("transition body", exc)
     return body
 
 
@@ -124,7 +134,7 @@ def check_tgdh_matches(body, transition_bytes):
     try:
         final = transition.decode(transition_bytes).final()
     except Exception as exc:
-        raise Rejected("transition: %s" % exc)
+        raise failed("transition", exc)
     if final.tree_hash != body.new_tree_hash:
         raise Rejected("entry tree hash differs from the signed transition")
 
@@ -144,7 +154,7 @@ def check_genesis(entry, config, tree_hash):
         body = bodies.Genesis.decode(entry.body)
         state = PublicGroupState.decode(body.public_tree)
     except Exception as exc:
-        raise Rejected("genesis body: %s" % exc)
+        raise failed("genesis body", exc)
     if state.epoch != 0 or state.tree_hash() != tree_hash:
         raise Rejected("genesis tree is not this founder's epoch 0")
     configured = unhex_list(config.get("ledger_keys") or [])
@@ -187,6 +197,6 @@ def check_leaf_proof(message, epoch, tree_hash):
         recomputed = sponsor.climb_hash(message.identity, message.leaf, message.blinded_key,
                                         path, hashes)
     except Exception as exc:  # missing node, malformed list
-        raise Rejected("leaf proof: %r" % exc)
+        raise failed("leaf proof", exc)
     if recomputed != tree_hash:
         raise Rejected("leaf proof does not match the tree hash")

@@ -35,6 +35,8 @@ from app.readings import Readings
 
 STATE_VERSION = 1
 KEY_FINGERPRINT_LABEL = b"groupkey key fingerprint"
+# Messages in a row whose handling runs out of heap before the device gives up and reboots.
+MAX_HEAP_FAILURES = 3
 
 
 def _hex(data):
@@ -79,6 +81,7 @@ class Member:
         self.heap_probe = bool(config.get("heap_probe"))
         self.max_lag_ms = 0
         self.rejected = 0
+        self.heap_failures = 0  # messages in a row dropped for lack of heap (out_of_heap)
         self.stages = {}
         self.dropped_seen = 0
 
@@ -359,6 +362,7 @@ class Member:
             self.log("malformed", {"reason": repr(exc)})
             return
         payload = None  # decoded into copies: free it before the crypto (firmware.md, Heap)
+        kind = message.kind
         self.probe("decoded")
         from app import flows
 
@@ -374,14 +378,40 @@ class Member:
                 await flows.dispatch(self, message)
         except Rejected as exc:
             await self.reject(message.kind, str(exc))
+        except MemoryError as exc:
+            # no heap even uncached: not a verdict on the message (which may be valid), so
+            # not a rejection; state is unchanged, drop it and resynchronize (one WELCOME is
+            # smaller work than a transition); only repeated failures end the device
+            message = None
+            await self.out_of_heap(kind, exc)
+            return
         except Exception as exc:  # TGDH and crypto errors: state unchanged
             await self.reject(message.kind, "%s: %s" % (type(exc).__name__, exc))
+        self.heap_failures = 0
 
     async def reject(self, kind, reason):
         """One log line with the reason and fingerprints; then resynchronize."""
         self.rejected += 1
         self.log("rejected", {"kind": kind, "reason": reason, "epoch": self.epoch(),
                               "tree": fingerprint(self.tgdh.tree_hash) if self.tgdh else None})
+        await self.resync()
+
+    async def out_of_heap(self, kind, exc):
+        """A message the heap could not hold the work of: log it, resynchronize; after
+        MAX_HEAP_FAILURES in a row raise the MemoryError (the runtime logs it as fatal and
+        reboots the board: a fresh heap, resuming from the durable state)."""
+        import gc
+
+        gc.collect()
+        self.heap_failures += 1
+        self.log("no_heap", {"kind": kind, "error": str(exc), "in_a_row": self.heap_failures,
+                             "epoch": self.epoch(), "mem_free": gc.mem_free()})
+        if self.heap_failures >= MAX_HEAP_FAILURES:
+            raise exc
+        await self.resync()
+
+    async def resync(self):
+        """Ask for a catch-up (at most one a second) when we are a member."""
         if self.tgdh is not None and (self.last_catchup is None or time.ticks_diff(
                 _ticks(), self.last_catchup) > 1000):
             await self.catchup()

@@ -4,7 +4,9 @@
     network      ``await board.network_up()``; only then the member may draw randomness
     member       ``member.start(board.random_bytes)``: load or create identity and state
     broker       ``mqtt.client.Client.run()`` with last will = presence offline (retained)
-    tasks        watchdog feeder, presence/heartbeat, inbox dispatcher, optional stop timer
+    tasks        watchdog feeder, presence/heartbeat, inbox dispatcher, optional stop timer;
+                 an exception that escapes the member (repeated MemoryError) is logged as
+                 ``fatal`` and reboots the board rather than leave a silent dispatcher
 
 Every task is a plain coroutine; long work inside the member must yield (the X25519 ladder
 does), so the watchdog feeder and the MQTT keepalive keep running.
@@ -12,6 +14,7 @@ does), so the watchdog feeder and the MQTT keepalive keep running.
 
 import asyncio
 import json
+import sys
 import time
 
 from durable import DurableState
@@ -142,3 +145,10 @@ class Device:
                 await handling
             except MQTTError as exc:
                 self.log("handle_error", repr(exc))
+            except Exception as exc:  # e.g. MemoryError again and again (Member.out_of_heap)
+                # a dispatcher that died would leave a device that feeds its watchdog and
+                # answers nothing: reboot instead (state resumes from flash)
+                self.board.status("error")
+                self.log("fatal", repr(exc))
+                sys.print_exception(exc, sys.stderr)
+                self.board.reboot()
