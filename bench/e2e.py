@@ -41,9 +41,8 @@ QUICK_SIZES = (8,)
 
 
 def _member_epoch(system, device_id, epoch, timeout, spent=None):
-    device = system.device(device_id)
-    event = device.wait_for("epoch", timeout=timeout,
-                            predicate=lambda e: e["detail"]["epoch"] >= epoch)
+    event = system.wait_device(device_id, "epoch", timeout=timeout,
+                               predicate=lambda e: e["detail"]["epoch"] >= epoch)
     if spent is not None and isinstance(event["detail"].get("ms"), (int, float)):
         spent.append(event["detail"]["ms"])  # the device's own processing time
     return event["host_t"]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bench import report
 
-SUITES = ("crypto", "instructions", "tgdh", "ledger", "e2e")
+SUITES = ("crypto", "instructions", "tgdh", "ledger", "e2e", "footprint")
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 

@@ -378,6 +378,26 @@ class LocalSystem:
     def device(self, device_id: str) -> EventProcess:
         return self.devices[device_id]
 
+    def wait_device(self, device_id: str, name: str, timeout: float = 30.0, after: int = 0,
+                    predicate=None) -> dict:
+        """EventProcess.wait_for on a device, following its reboots: a device that exits with
+        the reboot code (e.g. ``heap_reboot``: a heap too fragmented to make progress) is
+        restarted by the supervisor with its event history, and the wait goes on there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            device = self.devices[device_id]
+            try:
+                return device.wait_for(name, max(0.0, deadline - time.monotonic()), after,
+                                       predicate)
+            except TimeoutError:
+                if device.process.poll() != REBOOT_EXIT_CODE or self.stopping.is_set():
+                    raise
+            while self.devices[device_id] is device and time.monotonic() < deadline:
+                time.sleep(0.1)  # the supervisor restarts it within ~0.5 s
+            if self.devices[device_id] is device:
+                raise TimeoutError("%s: rebooted and not restarted within %.0f s" % (
+                    device_id, timeout))
+
     def kill_device(self, device_id: str) -> None:
         """SIGKILL: power loss (the broker publishes its last will)."""
         self.devices[device_id].stop(kill=True)

@@ -93,8 +93,8 @@ class Demo:
         """Wait until every device in ``members`` logged ``epoch``; return when the last
         one did (seconds since the gateway's event)."""
         for device_id in members:
-            self.system.device(device_id).wait_for(
-                "epoch", timeout=self.timeout,
+            self.system.wait_device(
+                device_id, "epoch", timeout=self.timeout,
                 predicate=lambda e: e["detail"]["epoch"] >= epoch)
         return time.monotonic()
 
@@ -159,15 +159,14 @@ class Demo:
         """Every member reads a reading of at least one other member in ``epoch``."""
         counts = {}
         for device_id in members:
-            device = self.system.device(device_id)
-
             def from_another(event, me=device_id):
                 detail = event.get("detail")
                 return isinstance(detail, dict) and detail.get("epoch", epoch) >= epoch and (
                     detail.get("from") != me)
 
-            event = device.wait_for("reading", timeout=self.timeout, predicate=from_another)
-            counts[device_id] = len(device.named("reading"))
+            event = self.system.wait_device(device_id, "reading", timeout=self.timeout,
+                                            predicate=from_another)
+            counts[device_id] = len(self.system.device(device_id).named("reading"))
             detail = event["detail"]
             if device_id == members[0]:
                 say("%s read %s" % (device_id, json.dumps(detail)))

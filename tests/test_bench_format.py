@@ -154,3 +154,19 @@ def test_peak_heap_search_finds_a_known_allocation(micropython):
         assert 0 <= line["scraps"] <= 64
         assert line["size"] - 64 <= line["peak"] <= line["size"] + 64, line
         assert line["peak"] < line["free"]
+
+
+def test_footprint_script_runs_on_the_unix_port_and_parses():
+    """bench/mpy/footprint.py in the real interpreter (code in the heap): every module is
+    measured, the sizes add up to no more than the total, the qstr pools grew."""
+    from bench import footprint
+
+    modules, total, pool = footprint.unix(romfs=False)
+    assert [name for name, _ in modules][:2] == ["groupkey.crypto.x25519",
+                                                  "groupkey.crypto.ed25519"]
+    assert len(modules) == 24
+    assert all(size >= 0 for _, size in modules)
+    assert 0 < sum(size for _, size in modules) <= total
+    assert pool > 0
+    with pytest.raises(ValueError):
+        footprint.parse("qstr pool: n_total_bytes=10\nnot json\n")

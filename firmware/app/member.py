@@ -35,7 +35,9 @@ from app.readings import Readings
 
 STATE_VERSION = 1
 KEY_FINGERPRINT_LABEL = b"groupkey key fingerprint"
-# Messages in a row whose handling runs out of heap before the device gives up and reboots.
+# Signs of a heap too fragmented for the work (a message handled without heap, a packet the
+# MQTT client dropped for lack of heap) since the last committed epoch before the device
+# reboots: a fresh heap, resuming from flash with one catch-up (Member.heap_trouble).
 MAX_HEAP_FAILURES = 3
 
 
@@ -81,9 +83,10 @@ class Member:
         self.heap_probe = bool(config.get("heap_probe"))
         self.max_lag_ms = 0
         self.rejected = 0
-        self.heap_failures = 0  # messages in a row dropped for lack of heap (out_of_heap)
+        self.heap_failures = 0  # since the last committed epoch (heap_trouble)
         self.stages = {}
         self.dropped_seen = 0
+        self.memory_drops_seen = 0
 
     # ------------------------------------------------------------------ state
     def start(self, random_bytes):
@@ -278,6 +281,10 @@ class Member:
                     now, self.next_request_at) >= 0:
                 await self.next_request()
             dropped = self.client.inbox.dropped
+            memory_drops = self.client.stats["memory_drops"]
+            if memory_drops != self.memory_drops_seen:
+                self.memory_drops_seen = memory_drops
+                self.heap_trouble("heap_drop", {"memory_drops": memory_drops})
             if dropped != self.dropped_seen:
                 # a message the client had to drop (full inbox, no heap for it) may have
                 # been an epoch: catch up from the ledger (one proof) as for a FINAL
@@ -387,7 +394,6 @@ class Member:
             return
         except Exception as exc:  # TGDH and crypto errors: state unchanged
             await self.reject(message.kind, "%s: %s" % (type(exc).__name__, exc))
-        self.heap_failures = 0
 
     async def reject(self, kind, reason):
         """One log line with the reason and fingerprints; then resynchronize."""
@@ -397,18 +403,34 @@ class Member:
         await self.resync()
 
     async def out_of_heap(self, kind, exc):
-        """A message the heap could not hold the work of: log it, resynchronize; after
-        MAX_HEAP_FAILURES in a row raise the MemoryError (the runtime logs it as fatal and
-        reboots the board: a fresh heap, resuming from the durable state)."""
+        """A message the heap could not hold the work of: log where (stderr), count it
+        (heap_trouble) and resynchronize."""
         import gc
+        import sys
 
+        sys.print_exception(exc, sys.stderr)  # where the heap ran out, for the console
         gc.collect()
-        self.heap_failures += 1
-        self.log("no_heap", {"kind": kind, "error": str(exc), "in_a_row": self.heap_failures,
-                             "epoch": self.epoch(), "mem_free": gc.mem_free()})
-        if self.heap_failures >= MAX_HEAP_FAILURES:
-            raise exc
+        self.heap_trouble("no_heap", {"kind": kind, "error": str(exc), "epoch": self.epoch(),
+                                      "mem_free": gc.mem_free()})
         await self.resync()
+
+    def heap_trouble(self, event, detail):
+        """Log ``event`` and count it; at MAX_HEAP_FAILURES since the last committed epoch
+        (``commit`` resets the count) the heap is too fragmented to make progress: log
+        ``heap_reboot`` and reboot the board (without a board, as in tests: MemoryError).
+        Counting only since the last epoch, not "in a row": a stuck device alternates
+        failures with small successes (a FINAL, a reading) and would otherwise never
+        reboot."""
+        self.heap_failures += 1
+        detail["since_epoch"] = self.heap_failures
+        self.log(event, detail)
+        if self.heap_failures < MAX_HEAP_FAILURES:
+            return
+        self.log("heap_reboot", {"failures": self.heap_failures, "epoch": self.epoch()})
+        if self.board is not None:
+            self.board.reboot()
+        raise MemoryError("heap too fragmented: %d failures since the last epoch" %
+                          self.heap_failures)
 
     async def resync(self):
         """Ask for a catch-up (at most one a second) when we are a member."""
@@ -439,6 +461,7 @@ class Member:
         import gc
 
         self.tgdh = new_member
+        self.heap_failures = 0
         self.state["head"] = _hex(entry_hash)
         self.state["pending"] = None
         self.state["sponsor_secret"] = None

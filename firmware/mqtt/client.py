@@ -79,7 +79,7 @@ class Client:
         self.inbox = Inbox(inbox_capacity)
         self.up = asyncio.Event()
         self.stats = {"connects": 0, "losses": 0, "pings": 0, "retransmits": 0,
-                      "received": 0}
+                      "received": 0, "memory_drops": 0}
         self._subscriptions = {}
         self._acks = {}
         self._refused = {}

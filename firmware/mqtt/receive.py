@@ -109,6 +109,7 @@ def drop_publish(client, first, body):
 def _count_drop(client, length):
     client.inbox.dropped += 1
     client.memory_drops += 1
+    client.stats["memory_drops"] += 1
     client.log("mqtt_memory_drop", {"bytes": length, "dropped": client.inbox.dropped,
                                     "in_a_row": client.memory_drops})
     if client.memory_drops > MAX_MEMORY_DROPS:

@@ -44,8 +44,8 @@ class Harness:
                                             predicate=predicate)
 
     def member_epoch(self, device_id: str, epoch: int, timeout=EPOCH_TIMEOUT) -> dict:
-        event = self.system.device(device_id).wait_for(
-            "epoch", timeout=timeout, predicate=lambda e: e["detail"]["epoch"] == epoch)
+        event = self.system.wait_device(
+            device_id, "epoch", timeout=timeout, predicate=lambda e: e["detail"]["epoch"] == epoch)
         return event["detail"]
 
     def agree(self, epoch: int) -> dict:
