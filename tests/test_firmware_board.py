@@ -73,7 +73,7 @@ import asyncio, json, sys, time
 from board import Board
 board = Board({"flash_dir": sys.argv[1]})
 async def main(block_ms):
-    dog = board.watchdog(300)
+    dog = board.watchdog(1000)  # wide margins: a loaded CI machine delays the feeding loop
     for _ in range(8):          # 0.8 s, fed every 100 ms
         dog.feed()
         await asyncio.sleep_ms(100)
@@ -86,7 +86,7 @@ asyncio.run(main(int(sys.argv[2])))
 
 
 @pytest.mark.micropython
-@pytest.mark.parametrize("block_ms", [100, 1200])
+@pytest.mark.parametrize("block_ms", [100, 3000])
 def test_unix_watchdog_resets_when_not_fed(tmp_path, block_ms):
     script = tmp_path / "watchdog.py"
     script.write_text(WATCHDOG_SCRIPT)
@@ -97,7 +97,7 @@ def test_unix_watchdog_resets_when_not_fed(tmp_path, block_ms):
     finally:
         device.stop()
     names = [event["event"] for event in device.events]
-    if block_ms < 300:
+    if block_ms < 1000:
         assert code == 0 and names == ["fed", "survived"], device.transcript()
     else:
         assert code == -9, device.transcript()

@@ -269,7 +269,6 @@ def test_sponsor_secret_restored_after_reboot_opens_its_epoch(group):
     from groupkey.tgdh import keys
     from groupkey.tgdh.errors import TGDHError
     from groupkey.tgdh.member import Member
-    from groupkey.tgdh.sponsor import Pending
 
     simulation, _, _, _ = group
     state = simulation.state
@@ -288,8 +287,11 @@ def test_sponsor_secret_restored_after_reboot_opens_its_epoch(group):
     update = new_state.member_update(state, data, sponsor_identity)
     with pytest.raises(TGDHError):
         rebooted.handle(update)
-    rebooted._pending = Pending(None, secret, keys.blinded_key(secret), {}, None)
+    assert rebooted.leaf_secrets() == [sponsor.leaf_secrets()[0]]  # nothing pending yet
+    assert rebooted.restore_pending(secret) == keys.blinded_key(secret)
+    assert rebooted.leaf_secrets() == [sponsor.leaf_secrets()[0], secret]
     assert rebooted.handle(update) == new_state.epoch
+    assert rebooted.leaf_secrets() == [secret]  # committed: the old secret is gone
     assert rebooted.epoch_secret == other.epoch_secret
     assert rebooted.tree_hash == new_state.tree_hash()
 

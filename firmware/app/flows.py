@@ -171,9 +171,7 @@ async def welcome(member, message):
     else:
         body = accept.check_transition(entry, member.config, current.epoch, member.head(),
                                        catchup=True)
-        secrets = [current._secret]
-        if current._pending is not None:
-            secrets.append(current._pending.secret)
+        secrets = current.leaf_secrets()
         how = "catchup"
     accept.check_tgdh_matches(body, Welcome.decode(message.data).transition)
     member.probe("checked")

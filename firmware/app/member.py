@@ -127,11 +127,8 @@ class Member:
     def restore_pending(self, secret):
         """A contribution made before a reboot: its leaf secret becomes pending again (the
         path keys are recomputed when its EPOCH arrives)."""
-        from groupkey.tgdh import keys
-        from groupkey.tgdh.sponsor import Pending
-
-        self.tgdh._pending = Pending(None, secret, keys.blinded_key(secret), {}, None)
-        self.log("pending_restored", {"blinded_key": fingerprint(self.tgdh._pending.blinded_key)})
+        blinded_key = self.tgdh.restore_pending(secret)
+        self.log("pending_restored", {"blinded_key": fingerprint(blinded_key)})
 
     def save(self):
         """Write the whole state atomically (firmware/durable.py); returns its sequence."""

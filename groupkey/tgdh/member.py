@@ -154,6 +154,23 @@ class Member:
 
         return self.contribute_from_parts(request_bytes, rng.random_bytes(32))
 
+    def restore_pending(self, secret):
+        """After a reboot between contributing and the epoch: make ``secret`` (the leaf
+        secret of the contribution, kept in durable storage) pending again. Its path keys
+        are recomputed when the transition arrives. Returns its BK (a fingerprint source)."""
+        from groupkey.tgdh.sponsor import Pending
+
+        self._pending = Pending(None, secret, keys.blinded_key(secret), {}, None)
+        return self._pending.blinded_key
+
+    def leaf_secrets(self):
+        """The leaf secrets this member may hold in a later epoch's tree, for catching up
+        from a Welcome: the committed one, then a contributed one not yet committed."""
+        secrets = [self._secret]
+        if self._pending is not None:
+            secrets.append(self._pending.secret)
+        return secrets
+
     # ------------------------------------------------------------- handling
     def handle(self, data):
         """Process a transition (full member) or a MemberUpdate (light or full); returns the
