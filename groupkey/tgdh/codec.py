@@ -1,9 +1,11 @@
 """Strict big-endian encoding helpers for the TGDH wire structures.
 
-``Reader`` raises DecodeError (never IndexError) on a short read and ``finish()`` rejects
-trailing bytes, so every structure has exactly one encoding. Writers are plain functions.
+The integer writers and the bounds-checked ``Reader`` come from groupkey.wire (shared with
+the ledger encoding) and raise groupkey.tgdh.errors.DecodeError; this module adds the TGDH
+header, group id and fixed-size fields.
 """
 
+from groupkey import wire
 from groupkey.tgdh.errors import DecodeError
 
 VERSION = 1
@@ -21,32 +23,10 @@ TYPE_MEMBER_STATE = 0x05
 TYPE_MEMBER_UPDATE = 0x06
 
 
-def u8(value):
-    """One byte."""
-    if value < 0 or value > 0xFF:
-        raise DecodeError("u8 out of range")
-    return bytes((value,))
-
-
-def u16(value):
-    """Two bytes big-endian."""
-    if value < 0 or value > 0xFFFF:
-        raise DecodeError("u16 out of range")
-    return value.to_bytes(2, "big")
-
-
-def u32(value):
-    """Four bytes big-endian."""
-    if value < 0 or value > 0xFFFFFFFF:
-        raise DecodeError("u32 out of range")
-    return value.to_bytes(4, "big")
-
-
-def u64(value):
-    """Eight bytes big-endian."""
-    if value < 0 or value > 0xFFFFFFFFFFFFFFFF:
-        raise DecodeError("u64 out of range")
-    return value.to_bytes(8, "big")
+u8 = wire.writer(1, DecodeError)
+u16 = wire.writer(2, DecodeError)
+u32 = wire.writer(4, DecodeError)
+u64 = wire.writer(8, DecodeError)
 
 
 def header(message_type):
@@ -68,39 +48,10 @@ def fixed(value, size, what):
     return bytes(value)
 
 
-class Reader:
-    """Walks a byte string; every short read raises DecodeError."""
+class Reader(wire.Reader):
+    """Walks a byte string (groupkey.wire.Reader) with the TGDH fields."""
 
-    def __init__(self, data):
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise DecodeError("expected bytes")
-        self.data = data if isinstance(data, bytes) else bytes(data)  # no copy of bytes
-        self.offset = 0
-
-    def take(self, size):
-        """The next ``size`` bytes."""
-        end = self.offset + size
-        if size < 0 or end > len(self.data):
-            raise DecodeError("truncated message")
-        chunk = self.data[self.offset:end]
-        self.offset = end
-        return chunk
-
-    def u8(self):
-        """Next byte as int."""
-        return self.take(1)[0]
-
-    def u16(self):
-        """Next two bytes as int."""
-        return int.from_bytes(self.take(2), "big")
-
-    def u32(self):
-        """Next four bytes as int."""
-        return int.from_bytes(self.take(4), "big")
-
-    def u64(self):
-        """Next eight bytes as int."""
-        return int.from_bytes(self.take(8), "big")
+    error = DecodeError
 
     def key(self):
         """Next 32-byte key or hash."""
@@ -121,12 +72,3 @@ class Reader:
         if size == 0 or size > MAX_GROUP_ID:
             raise DecodeError("group id length out of range")
         return self.take(size)
-
-    def remaining(self):
-        """Bytes not yet read."""
-        return len(self.data) - self.offset
-
-    def finish(self):
-        """Raise DecodeError on trailing bytes."""
-        if self.offset != len(self.data):
-            raise DecodeError("trailing bytes")
