@@ -1,7 +1,9 @@
 """Device entry point. An ESP32 runs it after boot.py; the unix port runs
 ``micropython -X heapsize=96K firmware/main.py [config.json]`` (or $GROUPKEY_CONFIG).
 
-Prints ``{"event": "heap", ...}`` with the free heap after the imports. An error that ends
+Prints ``{"event": "heap", ...}`` with the free heap after the imports. Without a
+configuration file (a fresh board), or with ``"provision": true`` in it, the device runs
+provisioning mode instead (app/provision.py) and reboots once it is configured. An error that ends
 the runtime (a permanent broker refusal) is logged as ``fatal`` and reboots the board (the
 unix board exits with code 77 for its harness to restart it).
 """
@@ -44,13 +46,42 @@ def _member_factory(config, board):
     return make
 
 
+def load_config(path):
+    """(configuration, provisioning?): no configuration file yet, or ``"provision": true`` in
+    it, means provisioning mode (app/provision.py, docs/provisioning.md)."""
+    import json
+
+    try:
+        with open(path) as handle:
+            handle.read(1)
+    except OSError:
+        log("no_config", {"path": path})
+        return dict(device_config.DEFAULTS), True
+    try:
+        config = device_config.load(path)
+    except device_config.ConfigError:
+        with open(path) as handle:
+            raw = json.load(handle)  # a provisioning stub has no group yet
+        if not (isinstance(raw, dict) and raw.get("provision")):
+            raise
+        config = dict(device_config.DEFAULTS)
+        config.update(raw)
+    return config, bool(config.get("provision"))
+
+
 def main():
     """Load the configuration and run the device until it stops."""
-    config = device_config.load(config_path())
+    path = config_path()
+    config, provisioning = load_config(path)
     board = Board(config, log)
     gc.collect()
     log("heap", {"free_at_start": _free_at_start, "free_after_imports": gc.mem_free()})
     try:
+        if provisioning:
+            from app import provision
+
+            asyncio.run(provision.run(board, config, path, log))
+            return
         asyncio.run(Device(config, board, _member_factory(config, board), log).run())
     except Exception as exc:  # e.g. ConnectRefused: wrong credentials; retrying cannot help
         board.status("error")

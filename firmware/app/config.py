@@ -8,6 +8,11 @@ Keys (defaults in DEFAULTS): ``group_id`` (required), ``device_id`` (else the bo
 ``network_delay_ms`` (unix board), ``wifi_ssid``/``wifi_password``, ``led_pin``,
 ``button_pin`` (ESP32 board).
 
+Provisioning mode (app/provision.py, docs/provisioning.md): ``provision`` (true: get the
+configuration over BLE, then reboot; also the mode of a board with no configuration file),
+``provision_port`` (unix board: the TCP port of its loopback stand-in for the radio),
+``provision_linger_ms`` (how long the ACK stays readable before the reboot, default 2000).
+
 Group member (app/member.py, docs/e2e.md): ``ledger_keys`` (hex Ed25519 keys of the genesis
 ledger nodes: the only keys the device trusts), ``ledger_threshold`` (t), ``founder`` (true on
 exactly one device of a new group), ``retry_s`` (request retry interval), ``reading_s``

@@ -1,9 +1,10 @@
 """Board for an ESP32 (ESP32-DevKitC and similar, see hardware/README.md).
 
-The only module of the firmware that imports machine, network and esp32 (and, when BLE
-provisioning arrives, bluetooth). Pins come from the config: ``led_pin`` (default 2, the
-DevKitC has no user LED: wire one, see hardware/), ``button_pin`` (default 0, the BOOT
-button, active low). Wi-Fi credentials: ``wifi_ssid`` and ``wifi_password``.
+The only module of the firmware that imports machine, network, esp32 and (in provisioning
+mode only) bluetooth, whose module object it hands to board/esp32_provisioning.py. Pins
+come from the config: ``led_pin`` (default 2, the DevKitC has no user LED: wire one, see
+hardware/), ``button_pin`` (default 0, the BOOT button, active low). Wi-Fi credentials:
+``wifi_ssid`` and ``wifi_password``.
 
 Entropy: the ESP32 hardware RNG is a true RNG only while Wi-Fi or Bluetooth is on
 (ESP-IDF docs, "Random Number Generation"); ``network_up()`` turns the radio on and only
@@ -24,6 +25,7 @@ PATTERNS = {
     "online": None,
     "busy": (50, 450),
     "error": (1000, 1000),
+    "provisioning": (100, 900),
 }
 
 
@@ -67,6 +69,19 @@ class Board(BoardBase):
             waited += 200
         self.radio_up = True
         self.log("network_up", {"board": self.name, "ip": wlan.ifconfig()[0]})
+
+    async def provisioning_radio(self):
+        """Turn Bluetooth on for provisioning mode (the RNG is a true RNG from then on) and
+        return its GATT link (Esp32ProvisioningLink)."""
+        import bluetooth
+
+        from board.esp32_provisioning import Esp32ProvisioningLink
+
+        ble = bluetooth.BLE()
+        ble.active(True)
+        self.radio_up = True
+        self.log("ble_up", {"board": self.name})
+        return Esp32ProvisioningLink(bluetooth, ble, self.device_id(), self.log)
 
     def status(self, name):
         """Show ``name`` on the LED (steady or blinking)."""

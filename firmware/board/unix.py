@@ -9,6 +9,8 @@
 - flash: a directory, ``$GROUPKEY_FLASH`` or ``flash_dir`` in the config (default ./flash)
 - reset button: the file ``<flash>/reset_button`` existing at boot (consumed when read)
 - reboot: exit with code 77; the harness that started the device starts it again
+- BLE provisioning: a test double for the radio (there is none here), board/unix_provisioning.py:
+  the GATT service's reads and writes as lines over TCP on 127.0.0.1 (``provision_port``)
 """
 
 import asyncio
@@ -77,6 +79,14 @@ class Board(BoardBase):
         await asyncio.sleep_ms(min(self.config.get("network_delay_ms", 0), timeout_ms))
         self.radio_up = True
         self.log("network_up", {"board": self.name})
+
+    async def provisioning_radio(self):
+        """Provisioning mode's radio (here the loopback test double, UnixProvisioningLink on
+        ``provision_port``); opens the entropy gate as turning a radio on does."""
+        from board.unix_provisioning import UnixProvisioningLink
+
+        self.radio_up = True
+        return UnixProvisioningLink(self.config.get("provision_port", 0), self.log)
 
     def status(self, name):
         """The status LED: logged when it changes."""

@@ -1,0 +1,183 @@
+"""BLE provisioning (docs/provisioning.md): the shared messages (groupkey/provisioning.py) in
+CPython, and the whole exchange between the gateway (gateway/provision.py) and the real
+firmware in provisioning mode under MicroPython (firmware/main.py -> app/provision.py).
+
+No BLE radio exists here: the device serves its GATT service through the unix board's
+loopback stand-in (board/unix_provisioning.py) and the gateway talks to it with
+SocketLink, the test double of its bleak link. Everything else (keys made on the device,
+sealing, framing, the atomic configuration write, the acknowledgement, the reboot) is real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+
+from gateway import provision as gateway_provision
+from gateway.localsystem import free_port
+from groupkey import provisioning
+from groupkey.crypto import ed25519
+from tests.device_process import FIRMWARE, DeviceProcess
+
+SEED = bytes(range(32))
+BOX = bytes(range(32, 64))
+CONFIG = json.dumps({"group_id": "g1", "device_id": "dev-p", "wifi_ssid": "lab",
+                     "wifi_password": "hunter22", "mqtt_password": "s3cret",
+                     "ledger_keys": ["ab" * 32], "ledger_threshold": 1},
+                    sort_keys=True).encode()
+
+
+def flip(data, index):
+    return data[:index] + bytes((data[index] ^ 1,)) + data[index + 1:]
+
+
+def test_offer_seal_open_and_ack_round_trip():
+    offer = provisioning.offer_from_parts(SEED, BOX)
+    identity, box_public = provisioning.decode_offer(offer)
+    assert identity == ed25519.public_key(SEED)
+    sealed = provisioning.seal(identity, box_public, CONFIG)
+    assert CONFIG not in sealed and b"hunter22" not in sealed
+    assert provisioning.open_sealed(sealed, identity, BOX) == CONFIG
+    ack = provisioning.ack_from_parts(SEED, CONFIG)
+    provisioning.check_ack(ack, identity, CONFIG)
+    # two seals of one configuration differ (fresh ephemeral key each time)
+    assert provisioning.seal(identity, box_public, CONFIG) != sealed
+
+
+def test_every_tampered_byte_is_refused():
+    offer = provisioning.offer_from_parts(SEED, BOX)
+    identity, box_public = provisioning.decode_offer(offer)
+    sealed = provisioning.seal_from_parts(identity, box_public, CONFIG, bytes(range(64, 96)))
+    ack = provisioning.ack_from_parts(SEED, CONFIG)
+    for index in range(len(offer)):
+        with pytest.raises(provisioning.ProvisioningError):
+            provisioning.decode_offer(flip(offer, index))
+    for index in range(len(sealed)):
+        with pytest.raises(provisioning.ProvisioningError):
+            provisioning.open_sealed(flip(sealed, index), identity, BOX)
+    for index in range(len(ack)):
+        with pytest.raises(provisioning.ProvisioningError):
+            provisioning.check_ack(flip(ack, index), identity, CONFIG)
+    other = ed25519.public_key(bytes(32))
+    with pytest.raises(provisioning.ProvisioningError):  # sealed for another identity
+        provisioning.open_sealed(sealed, other, BOX)
+    with pytest.raises(provisioning.ProvisioningError):  # ack of another configuration
+        provisioning.check_ack(ack, identity, CONFIG + b" ")
+    for bad in (b"", offer[:-1], offer + b"\x00", sealed[:40]):
+        with pytest.raises(provisioning.ProvisioningError):
+            provisioning.decode_offer(bad) if bad[:2] != sealed[:2] else \
+                provisioning.open_sealed(bad, identity, BOX)
+
+
+def test_frames_reassemble_only_in_order_and_within_the_limit():
+    data = bytes(range(256)) * 3
+    parts = provisioning.frames(data, 20)
+    assert all(len(part) <= 20 for part in parts) and len(parts) == 43
+    assembler = provisioning.Assembler(len(data))
+    assert [assembler.add(part) for part in parts][-1] == data
+    assert all(assembler.add(part) is None for part in parts[:-1])  # works again after
+    assert assembler.add(parts[-1]) == data
+    for broken in ([parts[1]], [parts[0], parts[0]], [parts[0], parts[2]],
+                   [parts[0], bytes((1, 7)) + b"x"], [b"\x00\x01"]):
+        assembler = provisioning.Assembler(len(data))
+        with pytest.raises(provisioning.ProvisioningError):
+            for part in broken:
+                assembler.add(part)
+        assert assembler.parts == []  # started over: nothing partial kept
+    with pytest.raises(provisioning.ProvisioningError):
+        small = provisioning.Assembler(100)
+        for part in parts:
+            small.add(part)
+    with pytest.raises(provisioning.ProvisioningError):
+        provisioning.frames(data, 2)
+
+
+def start_device(tmp_path, port):
+    """The real firmware (source, unix board) booting with a provisioning stub."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps({"provision": True, "provision_port": port,
+                                       "device_id": "dev-p", "provision_linger_ms": 300}))
+    return boot(tmp_path, config_path), config_path
+
+
+def boot(tmp_path, config_path):
+    # the flash is the environment's, as gateway/localsystem.py gives it (an ESP32's is fixed)
+    return DeviceProcess(FIRMWARE / "main.py", (config_path,), heap="256K",
+                         env={"GROUPKEY_FLASH": str(tmp_path / "flash")},
+                         stderr_path=tmp_path / "stderr")
+
+
+async def session(port, config, fingerprint=None, tamper=False):
+    link = gateway_provision.SocketLink("127.0.0.1", port)
+    await link.connect(30)
+    try:
+        if tamper:  # a sealed blob for another session key: the device must refuse it
+            identity, _ = provisioning.decode_offer(await link.read(provisioning.OFFER_UUID))
+            wrong = provisioning.seal(identity, provisioning.decode_offer(
+                provisioning.offer_from_parts(SEED, BOX))[1], config)
+            for frame in provisioning.frames(wrong, link.frame_size):
+                await link.write(provisioning.CONFIG_UUID, frame)
+            return await link.read(provisioning.STATUS_UUID)
+        return await gateway_provision.provision(link, config, fingerprint, timeout=20)
+    finally:
+        await link.close()
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(120)
+def test_gateway_provisions_the_real_firmware(tmp_path):
+    port = free_port()
+    device, config_path = start_device(tmp_path, port)
+    try:
+        offered = device.wait_for("provisioning", timeout=30)["detail"]
+        # a wrong expected fingerprint: the gateway stops before sending anything
+        with pytest.raises(gateway_provision.ProvisionFailed, match="not the expected"):
+            asyncio.run(session(port, CONFIG, fingerprint="00" * 8))
+        # a configuration sealed to another key: opaque error back, precise log, no write
+        assert asyncio.run(session(port, CONFIG, tamper=True)) == b"error"
+        failed = device.wait_for("provisioning_failed", timeout=10)["detail"]
+        assert "does not open" in failed["reason"]
+        assert json.loads(config_path.read_text())["provision"] is True
+        result = asyncio.run(session(port, CONFIG, fingerprint=offered["fingerprint"]))
+        code = device.wait_exit(timeout=20)
+    finally:
+        device.stop()
+    assert code == 77, device.transcript()  # rebooted into normal operation
+    assert result["did"] == offered["did"] and result["fingerprint"] == offered["fingerprint"]
+    assert config_path.read_bytes() == CONFIG  # exactly what was sent, stored atomically
+    assert not os.path.exists(str(config_path) + ".tmp")
+    done = device.wait_for("provisioned")["detail"]
+    assert done["keys"] == sorted(json.loads(CONFIG))
+    # no configuration value reached the log (passwords), only keys and a fingerprint
+    assert "hunter22" not in device.transcript() and "s3cret" not in device.transcript()
+    # the identity provisioned is the one the member uses after the reboot (durable state)
+    assert device.wait_for("identity_created")["detail"]["did"] == result["did"]
+    rebooted = boot(tmp_path, config_path)
+    try:
+        loaded = rebooted.wait_for("state_loaded", timeout=30)["detail"]
+        assert rebooted.named("provisioning") == []  # configured: normal operation
+    finally:
+        rebooted.stop()
+    assert loaded["did"] == result["did"] and loaded["boots"] == 2
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(120)
+def test_device_refuses_a_configuration_it_cannot_run(tmp_path):
+    port = free_port()
+    device, config_path = start_device(tmp_path, port)
+    try:
+        device.wait_for("provisioning", timeout=30)
+        for bad in (b"[1, 2]", b"not json", json.dumps({"device_id": "x"}).encode(),
+                    json.dumps({"group_id": "g1"}).encode()):  # no ledger keys
+            with pytest.raises(gateway_provision.ProvisionFailed, match="refused"):
+                asyncio.run(session(port, bad))
+        assert device.process.poll() is None  # still in provisioning mode
+    finally:
+        device.stop()
+    reasons = [event["detail"]["reason"] for event in device.named("provisioning_failed")]
+    assert len(reasons) == 4, reasons
+    assert json.loads(config_path.read_text())["provision"] is True
