@@ -164,8 +164,13 @@ class LocalSystem:
                  heap: str = DEFAULT_DEVICE_HEAP, founder: int = 0, start_devices: bool = True,
                  gateway_options: dict | None = None, device_options: dict | None = None,
                  ledger_nodes: int = 3, threshold: int = LEDGER_THRESHOLD,
-                 with_gateway: bool = True, romfs: bool = DEFAULT_DEVICE_ROMFS):
+                 with_gateway: bool = True, romfs: bool = DEFAULT_DEVICE_ROMFS,
+                 provision: tuple = ()):
         self.directory = Path(directory).resolve()
+        # devices that boot without configuration, in provisioning mode, on a free port of
+        # the unix board's loopback stand-in for the BLE radio (provision_device sends them
+        # their configuration as the gateway would over BLE; docs/provisioning.md)
+        self.provision_ports = {device: free_port() for device in provision}
         self.group = group
         self.heap = heap
         # romfs: devices run the same .mpy files from an emulated flash partition (ROMFS,
@@ -358,7 +363,12 @@ class LocalSystem:
         directory = self.directory / "devices" / device_id
         (directory / "flash").mkdir(parents=True, exist_ok=True)
         config_path = directory / "config.json"
-        config_path.write_text(json.dumps(self.device_config(device_id), indent=1))
+        if device_id not in self.provision_ports:
+            config_path.write_text(json.dumps(self.device_config(device_id), indent=1))
+        elif not config_path.exists():  # a fresh board; once provisioned it keeps its file
+            config_path.write_text(json.dumps({
+                "provision": True, "device_id": device_id, "provision_linger_ms": 500,
+                "provision_port": self.provision_ports[device_id]}))
         environment = dict(os.environ)
         environment["MICROPYPATH"] = os.pathsep.join([str(self.build_dir), ".frozen"])
         argv = [micropython_binary(), "-X", "heapsize=%s" % self.heap,
@@ -377,6 +387,29 @@ class LocalSystem:
 
     def device(self, device_id: str) -> EventProcess:
         return self.devices[device_id]
+
+    def provision_device(self, device_id: str, timeout: float = 60.0) -> dict:
+        """Send a device in provisioning mode its configuration (device_config) the way the
+        gateway does over BLE, through the loopback link (gateway/provision.py SocketLink),
+        checking the fingerprint the device printed; returns {"did", "identity",
+        "fingerprint"}. The device then reboots into normal operation (the supervisor
+        restarts it with the stored configuration)."""
+        import asyncio
+
+        from gateway import provision
+
+        offered = self.wait_device(device_id, "provisioning", timeout=timeout)["detail"]
+        config = json.dumps(self.device_config(device_id), sort_keys=True).encode()
+
+        async def run():
+            link = provision.SocketLink("127.0.0.1", self.provision_ports[device_id])
+            await link.connect(timeout)
+            try:
+                return await provision.provision(link, config, offered["fingerprint"], timeout)
+            finally:
+                await link.close()
+
+        return asyncio.run(run())
 
     def wait_device(self, device_id: str, name: str, timeout: float = 30.0, after: int = 0,
                     predicate=None) -> dict:

@@ -3,8 +3,9 @@
 Starts Mosquitto, three ledger nodes (t = 2), the gateway and 8 emulated devices (the real
 firmware in the MicroPython unix port, gateway/localsystem.py); the operator (in this
 process) founds the group from the first device's offer and invites the others by the DIDs
-they log; then one more device joins, one leaves, one refreshes its key; the members
-exchange encrypted sensor readings. Ends with one JSON line
+they log; then one more device, which booted without configuration, is provisioned by the
+gateway over the BLE stand-in (docs/provisioning.md) and joins; one leaves, one refreshes
+its key; the members exchange encrypted sensor readings. Ends with one JSON line
 
     {"devices", "epochs", "all_agree", "ledger_verified", "seconds", ...}
 
@@ -130,8 +131,13 @@ class Demo:
         self.wait_members_at(members, event["epoch"])
         say("group formed: %d members agree on epoch %d" % (len(members), event["epoch"]))
 
+        say("-- provision: %s booted without configuration; the gateway sends it over the "
+            "BLE stand-in (docs/provisioning.md)" % late)
+        provisioned = self.system.provision_device(late, timeout=self.timeout)
+        say("%s provisioned: identity %s (fingerprint checked), configuration sealed to its "
+            "session key and acknowledged; it reboots" % (late, provisioned["did"][:24]))
         say("-- join: operator invites %s" % late)
-        self.operator.invite(self.did_of(late))
+        self.operator.invite(provisioned["did"])
         event = self.next_epoch_event(lambda e: late in e["joined"], "join")
         members.append(late)
         self.wait_members_at(members, event["epoch"])
@@ -233,7 +239,8 @@ def main(argv=None) -> int:
     system = LocalSystem(directory, devices=arguments.devices, group="demo",
                          heap=arguments.heap,
                          device_options={"retry_s": 2, "reading_s": 2},
-                         gateway_options={"batch_window_ms": 300, "presence_grace_s": 60})
+                         gateway_options={"batch_window_ms": 300, "presence_grace_s": 60},
+                         provision=("dev-%02d" % arguments.devices,))
     try:
         with system:
             say("all processes up (broker port %d, ledger %s)" % (
