@@ -51,3 +51,21 @@ def test_localsystem_processes_and_helpers(tmp_path):
         processes += [device.process for device in system.devices.values()]
         assert all(process.poll() is None for process in processes)
     assert all(process.poll() is not None for process in processes)
+
+
+def test_localsystem_provisions_a_device_that_boots_without_configuration(tmp_path):
+    """A device listed in ``provision`` boots in provisioning mode (the firmware's, through
+    the unix board's loopback stand-in for BLE); provision_device sends it its configuration,
+    it reboots (restarted by the supervisor with the stored file, not a new stub) and comes
+    online with the identity it was provisioned with."""
+    system = LocalSystem(tmp_path, devices=2, group="local", provision=("dev-02",))
+    with system:
+        stub = json.loads((tmp_path / "devices" / "dev-02" / "config.json").read_text())
+        assert stub["provision"] is True and "mqtt_password" not in stub
+        result = system.provision_device("dev-02", timeout=60)
+        online = system.wait_device("dev-02", "online", timeout=60)
+        assert online is not None and system.reboots.get("dev-02") == 1
+        stored = json.loads((tmp_path / "devices" / "dev-02" / "config.json").read_text())
+        assert stored == json.loads(json.dumps(system.device_config("dev-02")))
+        loaded = system.wait_device("dev-02", "state_loaded", timeout=30)["detail"]
+        assert loaded["did"] == result["did"] and loaded["boots"] == 2
