@@ -50,19 +50,30 @@ def load_config(path):
     """(configuration, provisioning?): no configuration file yet, or ``"provision": true`` in
     it, means provisioning mode (app/provision.py, docs/provisioning.md)."""
     import json
+    import os
 
     try:
         with open(path) as handle:
             handle.read(1)
     except OSError:
-        log("no_config", {"path": path})
-        return dict(device_config.DEFAULTS), True
+        try:  # a power cut between provisioning's remove and rename left only the .tmp
+            os.rename(path + ".tmp", path)
+            log("config_recovered", {"path": path})
+        except OSError:
+            log("no_config", {"path": path})
+            return dict(device_config.DEFAULTS), True
     try:
         config = device_config.load(path)
-    except device_config.ConfigError:
-        with open(path) as handle:
-            raw = json.load(handle)  # a provisioning stub has no group yet
-        if not (isinstance(raw, dict) and raw.get("provision")):
+    except device_config.ConfigError as exc:
+        try:
+            with open(path) as handle:
+                raw = json.load(handle)  # a provisioning stub has no group yet
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict):  # unreadable: provision again (identity is kept)
+            log("bad_config", {"path": path, "reason": str(exc)})
+            return dict(device_config.DEFAULTS), True
+        if not raw.get("provision"):
             raise
         config = dict(device_config.DEFAULTS)
         config.update(raw)

@@ -171,6 +171,7 @@ class LocalSystem:
         # the unix board's loopback stand-in for the BLE radio (provision_device sends them
         # their configuration as the gateway would over BLE; docs/provisioning.md)
         self.provision_ports = {device: free_port() for device in provision}
+        self.provisioned: set[str] = set()  # in this run (a kept directory has old files)
         self.group = group
         self.heap = heap
         # romfs: devices run the same .mpy files from an emulated flash partition (ROMFS,
@@ -365,7 +366,7 @@ class LocalSystem:
         config_path = directory / "config.json"
         if device_id not in self.provision_ports:
             config_path.write_text(json.dumps(self.device_config(device_id), indent=1))
-        elif not config_path.exists():  # a fresh board; once provisioned it keeps its file
+        elif device_id not in self.provisioned:  # a fresh board; then it keeps its file
             config_path.write_text(json.dumps({
                 "provision": True, "device_id": device_id, "provision_linger_ms": 500,
                 "provision_port": self.provision_ports[device_id]}))
@@ -409,7 +410,9 @@ class LocalSystem:
             finally:
                 await link.close()
 
-        return asyncio.run(run())
+        result = asyncio.run(run())
+        self.provisioned.add(device_id)  # before its reboot: restarted with the stored file
+        return result
 
     def wait_device(self, device_id: str, name: str, timeout: float = 30.0, after: int = 0,
                     predicate=None) -> dict:

@@ -1,14 +1,16 @@
 """Provision a new device over BLE (docs/provisioning.md): the gateway's side.
 
-    python -m gateway.provision --config device.json --ble esp32-0123abcd [--fingerprint F]
-    python -m gateway.provision --config device.json --socket 127.0.0.1:PORT   (emulated)
+    python -m gateway.provision --config device.json --ble esp32-0123abcd --fingerprint F
+    python -m gateway.provision --config device.json --socket 127.0.0.1:PORT --fingerprint F
+    (--no-verify instead of --fingerprint provisions whichever device answers)
 
 Reads the device's OFFER (its identity and a session key, signed by the identity), checks
-the signature and, when ``--fingerprint`` is given, that the identity is the one the operator
-expects (read off the device's console or label), seals ``device.json`` to the session key
-(groupkey.provisioning), writes it in frames, and waits for the device's ACK: its identity's
-signature over exactly that configuration. Prints one JSON line {"did", "identity",
-"fingerprint"}; admit the device with ``python -m gateway.operator invite <did>``.
+the signature and that the identity is the one the operator expects (``--fingerprint``, read
+off the device's console or label; a name in an advertisement proves nothing), seals
+``device.json`` to the session key (groupkey.provisioning), writes it in frames, and waits
+for the device's ACK: its identity's signature over exactly that sealed configuration.
+Prints one JSON line {"did", "identity", "fingerprint"}; admit the device with
+``python -m gateway.operator invite <did>``.
 
 Links: BleakLink (bleak, a real radio; pinned in requirements-hardware.txt, installed by
 ``make hardware-setup``) and SocketLink, the loopback stand-in for the radio that the unix
@@ -44,6 +46,8 @@ def fingerprint(data: bytes) -> str:
 class SocketLink:
     """Test double for the BLE radio: the unix board's provisioning line protocol over TCP
     (READ <uuid> -> VALUE <hex>; WRITE <uuid> <hex> -> OK)."""
+
+    settle = 0.0  # the unix board handles a write before it answers OK
 
     def __init__(self, host: str, port: int, frame_size: int = DEFAULT_FRAME):
         self.host, self.port, self.frame_size = host, port, frame_size
@@ -86,6 +90,8 @@ class SocketLink:
 class BleakLink:
     """A real BLE link with bleak: the device found by address or advertised name."""
 
+    settle = 1.0  # seconds for the device's task to handle the last write
+
     def __init__(self, target: str, frame_size: int | None = None):
         self.target, self.frame_size, self.client = target, frame_size, None
 
@@ -126,12 +132,13 @@ async def provision(link, config: bytes, expected_fingerprint: str | None = None
     for frame in provisioning.frames(sealed, link.frame_size):
         await link.write(provisioning.CONFIG_UUID, frame)
     deadline = asyncio.get_running_loop().time() + timeout
+    await asyncio.sleep(link.settle)  # over BLE a write is answered before the device ran it
     while True:
         status = await link.read(provisioning.STATUS_UUID)
         if status == b"error":
             raise ProvisionFailed("the device refused the configuration (its console says why)")
         if status:
-            provisioning.check_ack(status, identity, config)
+            provisioning.check_ack(status, identity, sealed)
             return {"did": did_from_public_key(identity), "identity": identity.hex(),
                     "fingerprint": found}
         if asyncio.get_running_loop().time() > deadline:
@@ -168,7 +175,12 @@ def main(argv=None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--ble", help="BLE address or advertised name of the device")
     where.add_argument("--socket", help="HOST:PORT of an emulated device's link")
-    parser.add_argument("--fingerprint", help="expected identity fingerprint (16 hex digits)")
+    check = parser.add_mutually_exclusive_group(required=True)
+    check.add_argument("--fingerprint", help="expected identity fingerprint (16 hex digits, "
+                       "from the device's console or label)")
+    check.add_argument("--no-verify", action="store_true",
+                       help="provision whichever device answers (a device in radio range "
+                       "could pose as the one on the bench)")
     parser.add_argument("--frame-size", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=30.0)
     arguments = parser.parse_args(argv)

@@ -5,16 +5,17 @@ fresh X25519 key for this session, and offers both, signed by the identity. The 
 checks the offer (and, out of band, the identity's fingerprint), seals the device's
 configuration (Wi-Fi and MQTT credentials, group id, ledger node keys) to the session key,
 and writes it in frames. The device opens it, stores it, and answers with an ACK: its
-identity's signature over the configuration's hash, so the gateway knows that exactly this
-configuration reached exactly this device. The gateway never learns a private key; the
-radio link (and anyone listening) sees only the offer, a sealed blob and the ACK.
+identity's signature over the sealed message it opened and stored, so the gateway knows
+that exactly this configuration reached exactly this device. The gateway never learns a
+private key; the radio link (and anyone listening) sees only the offer, a sealed blob and
+the ACK.
 
     offer_from_parts(signing_seed, box_secret)       OFFER bytes (device)
     decode_offer(data) -> (identity, box_public)     checks the signature (gateway)
     seal_from_parts(identity, box_public, config, ephemeral_secret) / seal(...)   (gateway)
     open_sealed(data, identity, box_secret) -> config bytes                      (device)
-    ack_from_parts(signing_seed, config) -> ACK bytes                            (device)
-    check_ack(data, identity, config)                                            (gateway)
+    ack_from_parts(signing_seed, sealed) -> ACK bytes                            (device)
+    check_ack(data, identity, sealed)                                            (gateway)
     frames(data, size) -> [frame, ...]; Assembler(limit).add(frame) -> data or None
 
 Layouts (all integers big-endian; version 1):
@@ -25,7 +26,9 @@ Layouts (all integers big-endian; version 1):
             key = HKDF-SHA256(ikm = X25519(ephemeral, box public), salt = "",
                               info = KEY_INFO | identity | box public | ephemeral public, 16)
             nonce = 13 zero bytes (the key is used once), AAD = the 34 header bytes
-    ACK     01 | 03 | signature (64) = Ed25519(identity, ACK_LABEL | SHA-256(config))
+    ACK     01 | 03 | signature (64) = Ed25519(identity, ACK_LABEL | SHA-256(SEALED))
+            (over the sealed bytes, not the configuration: a listener who sees the ACK must
+            not be able to test guesses of the configuration's passwords against it)
     FRAME   index u8 | count u8 | payload (1 .. size - 2 bytes); frames 0..count-1 in order
 
 Every decoding failure raises ProvisioningError with a precise reason (for the operator's
@@ -144,25 +147,25 @@ def open_sealed(data, identity, box_secret):
         raise ProvisioningError("sealed configuration does not open")
 
 
-def _ack_message(config):
-    return ACK_LABEL + sha256(bytes(config)).digest()
+def _ack_message(sealed):
+    return ACK_LABEL + sha256(bytes(sealed)).digest()
 
 
-def ack_from_parts(signing_seed, config):
-    """The device's ACK: its signature over the configuration it stored."""
+def ack_from_parts(signing_seed, sealed):
+    """The device's ACK: its signature over the SEALED message it opened and stored."""
     from groupkey.crypto import ed25519
 
-    return _header(ACK) + ed25519.sign(signing_seed, _ack_message(config))
+    return _header(ACK) + ed25519.sign(signing_seed, _ack_message(sealed))
 
 
-def check_ack(data, identity, config):
-    """Raise ProvisioningError unless ``data`` is ``identity``'s ACK of ``config``."""
+def check_ack(data, identity, sealed):
+    """Raise ProvisioningError unless ``data`` is ``identity``'s ACK of ``sealed``."""
     from groupkey.crypto import ed25519
     from groupkey.crypto.errors import CryptoError
 
     _check_header(data, ACK, 2 + 64)
     try:
-        ed25519.verify(identity, _ack_message(config), bytes(data[2:]))
+        ed25519.verify(identity, _ack_message(sealed), bytes(data[2:]))
     except CryptoError:
         raise ProvisioningError("acknowledgement does not verify")
 
@@ -182,8 +185,10 @@ def frames(data, size):
 class Assembler:
     """Collects FRAMEs in order; ``add`` returns the whole message after the last one.
 
-    Out-of-order, repeated or inconsistent frames and a message over ``limit`` bytes raise
-    ProvisioningError and start over (nothing partial is ever returned).
+    Frame 0 always starts a new message (a gateway retrying after a broken link starts
+    over); other out-of-order, repeated or inconsistent frames and a message over ``limit``
+    bytes raise ProvisioningError and drop what was collected (nothing partial is ever
+    returned).
     """
 
     def __init__(self, limit):
@@ -200,6 +205,8 @@ class Assembler:
             self.reset()
             raise ProvisioningError("frame too short")
         index, count = frame[0], frame[1]
+        if index == 0:
+            self.reset()
         expected = len(self.parts)
         if count == 0 or index != expected or (self.count is not None and count != self.count):
             self.reset()

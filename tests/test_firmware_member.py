@@ -214,6 +214,10 @@ def main():
     assert receiver.receive("dev-c", message) == 5
     assert receiver.receive("dev-c", message) is None
     receiver.learned(5, unhex(args["other_identity"]))
+    # a member's reading that is valid JSON but not an object: logged, never a crash
+    odd = group_message.encrypt_message(b"g1", 0, member.traffic_secret, 5, 1, other_seed,
+                                        b"[1, 2]")
+    assert receiver.receive("dev-c", odd) is None
     # a message of another epoch (e.g. after our removal) is unreadable, not a crash
     later = group_message.encrypt_message(b"g1", 1, member.traffic_secret, 4, 0, seed, b"{}")
     receiver.receive("dev-a", later)
@@ -257,7 +261,7 @@ def test_readings_and_leaf_proof_in_micropython(micropython, tmp_path):
     logged = json.loads(lines[-1])
     readings = [detail for event, detail in logged if event == "reading"]
     unreadable = [detail for event, detail in logged if event == "unreadable"]
-    assert [r["temperature"] for r in readings] == [21.5, 3]
+    assert [r["temperature"] for r in readings] == [21.5, 3, None]
     assert readings[1]["from"] == "dev-c" and readings[1]["leaf"] == 5
     assert [u["reason"] for u in unreadable] == ["WrongEpoch", "not a member"]
 
@@ -299,9 +303,10 @@ def test_sponsor_secret_restored_after_reboot_opens_its_epoch(group):
 HEAP_SCRIPT = """
 import asyncio
 import json
+import time
 
 from app import flows
-from app.member import MAX_HEAP_FAILURES, Member
+from app.member import HEAP_WINDOW_MS, MAX_HEAP_FAILURES, Member
 from groupkey import relay
 
 logged = []
@@ -359,6 +364,12 @@ async def main():
         outcomes.append(["survived", member.heap_failures])
     except MemoryError:
         outcomes.append(["raised", member.heap_failures])
+    # the last failure long ago (past HEAP_WINDOW_MS): the count starts again
+    saved = member.heap_failure_at
+    member.heap_failure_at = time.ticks_add(time.ticks_ms(), -HEAP_WINDOW_MS - 1000)
+    outcomes.append([await handle("full"), member.heap_failures])
+    member.heap_failures = 2
+    member.heap_failure_at = saved
     outcomes.append([await handle("full"), member.heap_failures])
     print(json.dumps([outcomes, [relay.decode(p).kind for p in sent], member.rejected,
                       [event for event, _ in logged], MAX_HEAP_FAILURES]))
@@ -372,8 +383,9 @@ def test_member_out_of_heap_is_not_a_rejection(micropython, tmp_path):
     """A MemoryError while handling a message (accept.py passes it through instead of calling
     it a rejection) is logged as no_heap, answered with a CATCHUP and state is unchanged;
     MAX_HEAP_FAILURES such failures or MQTT drops for lack of heap since the last committed
-    epoch log heap_reboot and raise (a board reboots): messages handled in between do not
-    start the count again, only a committed epoch does."""
+    epoch (each within HEAP_WINDOW_MS of the one before) log heap_reboot and raise (a board
+    reboots): messages handled in between do not start the count again; a quiet window
+    does, and commit() does (here set by hand as commit() sets it)."""
     from groupkey import relay
 
     script = tmp_path / "heap_check.py"
@@ -381,15 +393,17 @@ def test_member_out_of_heap_is_not_a_rejection(micropython, tmp_path):
     result = micropython(script, heap="320K", precompiled=True, check=False)
     assert result.returncode == 0, result.stderr
     # where the heap ran out goes to the console (stderr), once per failed message
-    assert result.stderr.count("MemoryError: memory allocation failed") == 4
+    assert result.stderr.count("MemoryError: memory allocation failed") == 5
     outcomes, kinds, rejected, events_logged, limit = json.loads(
         result.stdout.strip().splitlines()[-1])
     assert limit == 3
     assert outcomes == [["handled", 1], ["handled", 1], ["handled", 2],  # then a commit
-                        ["handled", 1], ["handled", 1], ["survived", 2], ["raised", 3]]
-    assert kinds == [relay.CATCHUP] * 3  # one per failed message that did not end the device
+                        ["handled", 1], ["handled", 1], ["survived", 2],
+                        ["handled", 1],  # after a quiet window: counted from 1 again
+                        ["raised", 3]]
+    assert kinds == [relay.CATCHUP] * 4  # one per failed message that did not end the device
     assert rejected == 0 and "rejected" not in events_logged
-    assert events_logged.count("no_heap") == 4 and events_logged.count("heap_drop") == 1
+    assert events_logged.count("no_heap") == 5 and events_logged.count("heap_drop") == 1
     assert events_logged[-1] == "heap_reboot" and events_logged.count("heap_reboot") == 1
 
 

@@ -41,17 +41,21 @@ def test_offer_seal_open_and_ack_round_trip():
     sealed = provisioning.seal(identity, box_public, CONFIG)
     assert CONFIG not in sealed and b"hunter22" not in sealed
     assert provisioning.open_sealed(sealed, identity, BOX) == CONFIG
-    ack = provisioning.ack_from_parts(SEED, CONFIG)
-    provisioning.check_ack(ack, identity, CONFIG)
-    # two seals of one configuration differ (fresh ephemeral key each time)
-    assert provisioning.seal(identity, box_public, CONFIG) != sealed
+    ack = provisioning.ack_from_parts(SEED, sealed)
+    provisioning.check_ack(ack, identity, sealed)
+    # two seals of one configuration differ (fresh ephemeral key each time), and so do their
+    # ACKs: an ACK says nothing testable about the configuration itself
+    again = provisioning.seal(identity, box_public, CONFIG)
+    assert again != sealed
+    with pytest.raises(provisioning.ProvisioningError):
+        provisioning.check_ack(ack, identity, again)
 
 
 def test_every_tampered_byte_is_refused():
     offer = provisioning.offer_from_parts(SEED, BOX)
     identity, box_public = provisioning.decode_offer(offer)
     sealed = provisioning.seal_from_parts(identity, box_public, CONFIG, bytes(range(64, 96)))
-    ack = provisioning.ack_from_parts(SEED, CONFIG)
+    ack = provisioning.ack_from_parts(SEED, sealed)
     for index in range(len(offer)):
         with pytest.raises(provisioning.ProvisioningError):
             provisioning.decode_offer(flip(offer, index))
@@ -60,12 +64,12 @@ def test_every_tampered_byte_is_refused():
             provisioning.open_sealed(flip(sealed, index), identity, BOX)
     for index in range(len(ack)):
         with pytest.raises(provisioning.ProvisioningError):
-            provisioning.check_ack(flip(ack, index), identity, CONFIG)
+            provisioning.check_ack(flip(ack, index), identity, sealed)
     other = ed25519.public_key(bytes(32))
     with pytest.raises(provisioning.ProvisioningError):  # sealed for another identity
         provisioning.open_sealed(sealed, other, BOX)
-    with pytest.raises(provisioning.ProvisioningError):  # ack of another configuration
-        provisioning.check_ack(ack, identity, CONFIG + b" ")
+    with pytest.raises(provisioning.ProvisioningError):  # ack of another sealed message
+        provisioning.check_ack(ack, identity, sealed + b" ")
     for bad in (b"", offer[:-1], offer + b"\x00", sealed[:40]):
         with pytest.raises(provisioning.ProvisioningError):
             provisioning.decode_offer(bad) if bad[:2] != sealed[:2] else \
@@ -80,7 +84,10 @@ def test_frames_reassemble_only_in_order_and_within_the_limit():
     assert [assembler.add(part) for part in parts][-1] == data
     assert all(assembler.add(part) is None for part in parts[:-1])  # works again after
     assert assembler.add(parts[-1]) == data
-    for broken in ([parts[1]], [parts[0], parts[0]], [parts[0], parts[2]],
+    # a frame 0 starts over: a retry after a broken attempt goes through
+    assembler = provisioning.Assembler(len(data))
+    assert [assembler.add(part) for part in parts[:5] + parts][-1] == data
+    for broken in ([parts[1]], [parts[0], parts[2]], [parts[0], parts[1], parts[1]],
                    [parts[0], bytes((1, 7)) + b"x"], [b"\x00\x01"]):
         assembler = provisioning.Assembler(len(data))
         with pytest.raises(provisioning.ProvisioningError):
@@ -110,10 +117,17 @@ def boot(tmp_path, config_path):
                          stderr_path=tmp_path / "stderr")
 
 
-async def session(port, config, fingerprint=None, tamper=False):
+async def session(port, config, fingerprint=None, tamper=False, broken_after=None):
     link = gateway_provision.SocketLink("127.0.0.1", port)
     await link.connect(30)
     try:
+        if broken_after is not None:  # send the first frames only; the STATUS they leave
+            identity, box_public = provisioning.decode_offer(
+                await link.read(provisioning.OFFER_UUID))
+            sealed = provisioning.seal(identity, box_public, config)
+            for frame in provisioning.frames(sealed, link.frame_size)[:broken_after]:
+                await link.write(provisioning.CONFIG_UUID, frame)
+            return await link.read(provisioning.STATUS_UUID)
         if tamper:  # a sealed blob for another session key: the device must refuse it
             identity, _ = provisioning.decode_offer(await link.read(provisioning.OFFER_UUID))
             wrong = provisioning.seal(identity, provisioning.decode_offer(
@@ -141,6 +155,9 @@ def test_gateway_provisions_the_real_firmware(tmp_path):
         failed = device.wait_for("provisioning_failed", timeout=10)["detail"]
         assert "does not open" in failed["reason"]
         assert json.loads(config_path.read_text())["provision"] is True
+        # an attempt broken off after two frames (a dropped link), then a whole retry: the
+        # retry's frame 0 starts over and clears the earlier error
+        assert asyncio.run(session(port, CONFIG, broken_after=2)) == b""
         result = asyncio.run(session(port, CONFIG, fingerprint=offered["fingerprint"]))
         code = device.wait_exit(timeout=20)
     finally:
@@ -181,3 +198,28 @@ def test_device_refuses_a_configuration_it_cannot_run(tmp_path):
     reasons = [event["detail"]["reason"] for event in device.named("provisioning_failed")]
     assert len(reasons) == 4, reasons
     assert json.loads(config_path.read_text())["provision"] is True
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(60)
+def test_unreadable_or_half_written_configuration_boots_into_provisioning(tmp_path):
+    """A corrupt config.json makes the device provision again (its identity stays) instead
+    of crash-looping; a config.json.tmp left alone by a power cut is taken as the file."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text('{"group_id": "g1", "ledger')  # cut short
+    device = boot(tmp_path, config_path)
+    try:
+        assert device.wait_for("bad_config", timeout=30)["detail"]["path"] == str(config_path)
+        device.wait_for("provisioning", timeout=30)
+    finally:
+        device.stop()
+    config_path.unlink()
+    (tmp_path / "config.json.tmp").write_text(json.dumps(
+        {"provision": True, "provision_port": free_port(), "device_id": "dev-p"}))
+    device = boot(tmp_path, config_path)
+    try:
+        device.wait_for("config_recovered", timeout=30)
+        device.wait_for("provisioning", timeout=30)
+    finally:
+        device.stop()
+    assert config_path.exists() and not (tmp_path / "config.json.tmp").exists()

@@ -36,9 +36,11 @@ from app.readings import Readings
 STATE_VERSION = 1
 KEY_FINGERPRINT_LABEL = b"groupkey key fingerprint"
 # Signs of a heap too fragmented for the work (a message handled without heap, a packet the
-# MQTT client dropped for lack of heap) since the last committed epoch before the device
-# reboots: a fresh heap, resuming from flash with one catch-up (Member.heap_trouble).
+# MQTT client dropped for lack of heap) since the last committed epoch, each within
+# HEAP_WINDOW_MS of the one before, before the device reboots: a fresh heap, resuming from
+# flash with one catch-up (Member.heap_trouble).
 MAX_HEAP_FAILURES = 3
+HEAP_WINDOW_MS = 600000
 
 
 def _hex(data):
@@ -84,6 +86,7 @@ class Member:
         self.max_lag_ms = 0
         self.rejected = 0
         self.heap_failures = 0  # since the last committed epoch (heap_trouble)
+        self.heap_failure_at = None
         self.stages = {}
         self.dropped_seen = 0
         self.memory_drops_seen = 0
@@ -280,8 +283,9 @@ class Member:
             dropped = self.client.inbox.dropped
             memory_drops = self.client.stats["memory_drops"]
             if memory_drops != self.memory_drops_seen:
+                new_drops = memory_drops - self.memory_drops_seen
                 self.memory_drops_seen = memory_drops
-                self.heap_trouble("heap_drop", {"memory_drops": memory_drops})
+                self.heap_trouble("heap_drop", {"memory_drops": memory_drops}, new_drops)
             if dropped != self.dropped_seen:
                 # a message the client had to drop (full inbox, no heap for it) may have
                 # been an epoch: catch up from the ledger (one proof) as for a FINAL
@@ -411,14 +415,20 @@ class Member:
                                       "mem_free": gc.mem_free()})
         await self.resync()
 
-    def heap_trouble(self, event, detail):
-        """Log ``event`` and count it; at MAX_HEAP_FAILURES since the last committed epoch
-        (``commit`` resets the count) the heap is too fragmented to make progress: log
+    def heap_trouble(self, event, detail, count=1):
+        """Log ``event`` and count it (``count`` failures); at MAX_HEAP_FAILURES since the
+        last committed epoch (``commit`` resets the count), none more than HEAP_WINDOW_MS
+        after the one before, the heap is too fragmented to make progress: log
         ``heap_reboot`` and reboot the board (without a board, as in tests: MemoryError).
         Counting only since the last epoch, not "in a row": a stuck device alternates
         failures with small successes (a FINAL, a reading) and would otherwise never
         reboot."""
-        self.heap_failures += 1
+        now = _ticks()
+        if self.heap_failure_at is not None and time.ticks_diff(
+                now, self.heap_failure_at) > HEAP_WINDOW_MS:
+            self.heap_failures = 0  # an isolated failure long ago is not a stuck device
+        self.heap_failure_at = now
+        self.heap_failures += count
         detail["since_epoch"] = self.heap_failures
         self.log(event, detail)
         if self.heap_failures < MAX_HEAP_FAILURES:

@@ -13,7 +13,8 @@ main.py enters it when there is no configuration file, or when the configuration
    ``Session.on_write``. The sealed configuration is opened, parsed and checked
    (app.config: required keys), written atomically (temporary file + rename) to the
    configuration path, and the STATUS becomes the ACK (the identity's signature over the
-   stored configuration).
+   sealed message it opened and stored). A frame 0 starts a new attempt (STATUS back to
+   empty), so a gateway can retry after a broken link or a refused configuration.
 4. The device reboots into normal operation with that configuration.
 
 A frame or a configuration that fails any check sets STATUS to ``b"error"`` (all the peer
@@ -64,19 +65,23 @@ class Session:
             return self.status  # provisioned: later writes change nothing
         try:
             sealed = self.assembler.add(frame)
+            if frame[0] == 0:
+                self.status = WAITING  # a new attempt: an earlier failure is not its answer
             if sealed is None:
                 return self.status
             config = provisioning.open_sealed(sealed, self.identity, self.box_secret)
             keys = self.check(config)
             self.store(config)
         except (provisioning.ProvisioningError, device_config.ConfigError, ValueError,
-                OSError) as exc:
+                MemoryError, OSError) as exc:
             self.failures += 1
             self.log("provisioning_failed", {"reason": str(exc), "failures": self.failures})
             self.status = ERROR
             return self.status
-        self.status = provisioning.ack_from_parts(self.seed, config)
-        self.log("provisioned", {"config": fingerprint(config), "keys": keys,
+        # the ACK and the log name the sealed message, never the configuration itself: its
+        # hash would let anyone who sees them test guesses of the passwords in it
+        self.status = provisioning.ack_from_parts(self.seed, sealed)
+        self.log("provisioned", {"sealed": fingerprint(sealed), "keys": keys,
                                  "path": self.config_path})
         self.done.set()
         return self.status
@@ -101,7 +106,9 @@ class Session:
             handle.write(config)
         try:
             os.rename(temporary, self.config_path)
-        except OSError:  # FAT: no rename over an existing file
+        except OSError:
+            # a filesystem that cannot rename over a file: remove, then rename; a power cut
+            # in between leaves only the .tmp, which main.load_config then takes
             os.remove(self.config_path)
             os.rename(temporary, self.config_path)
 

@@ -88,6 +88,8 @@ class Readings:
             reading = json.loads(payload)
         except ValueError:
             reading = {}
+        if not isinstance(reading, dict):  # a member's odd payload must not crash others
+            reading = {}
         self.log("reading", {"from": reading.get("device"), "topic_device": sender_device,
                              "leaf": leaf, "sequence": sequence,
                              "epoch": self.messaging.epoch,

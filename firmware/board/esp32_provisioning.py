@@ -19,6 +19,7 @@ class Esp32ProvisioningLink:
 
     name = "ble"
     FRAME_BUFFER = 256
+    MAX_QUEUED = 32  # writes waiting for the task; more are dropped (the gateway retries)
 
     def __init__(self, bluetooth, ble, device_id, log):
         self.bluetooth = bluetooth  # the module, imported by board/esp32.py
@@ -66,7 +67,8 @@ class Esp32ProvisioningLink:
             self.connections.discard(data[0])
             self._advertise()
         elif event == _IRQ_GATTS_WRITE and data[1] == self.handles[1]:
-            self.writes.append(self.ble.gatts_read(self.handles[1]))
+            if len(self.writes) < self.MAX_QUEUED:  # a flooding central cannot fill the heap
+                self.writes.append(self.ble.gatts_read(self.handles[1]))
             self.flag.set()
 
     async def _handle_writes(self, on_write):
@@ -74,10 +76,17 @@ class Esp32ProvisioningLink:
         while True:
             await self.flag.wait()
             while self.writes:
-                status = on_write(self.writes.pop(0))
+                try:
+                    status = on_write(self.writes.pop(0))
+                except Exception as exc:  # noqa: BLE001 (this task must outlive any frame)
+                    self.log("provisioning_link_error", repr(exc))
+                    status = b"error"
                 self.ble.gatts_write(status_handle, status)
-                for connection in self.connections:
-                    self.ble.gatts_notify(connection, status_handle)
+                for connection in tuple(self.connections):
+                    try:
+                        self.ble.gatts_notify(connection, status_handle)
+                    except OSError:  # the central left meanwhile
+                        self.connections.discard(connection)
 
     def close(self):
         if self.task is not None:
