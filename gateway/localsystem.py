@@ -392,9 +392,9 @@ class LocalSystem:
     def provision_device(self, device_id: str, timeout: float = 60.0) -> dict:
         """Send a device in provisioning mode its configuration (device_config) the way the
         gateway does over BLE, through the loopback link (gateway/provision.py SocketLink),
-        checking the fingerprint the device printed; returns {"did", "identity",
-        "fingerprint"}. The device then reboots into normal operation (the supervisor
-        restarts it with the stored configuration)."""
+        with the pairing code and checking the fingerprint the device printed; returns
+        {"did", "identity", "fingerprint"}. The device then reboots into normal operation
+        (the supervisor restarts it with the stored configuration)."""
         import asyncio
 
         from gateway import provision
@@ -406,7 +406,8 @@ class LocalSystem:
             link = provision.SocketLink("127.0.0.1", self.provision_ports[device_id])
             await link.connect(timeout)
             try:
-                return await provision.provision(link, config, offered["fingerprint"], timeout)
+                return await provision.provision(link, config, offered["pairing_code"],
+                                                 offered["fingerprint"], timeout)
             finally:
                 await link.close()
 

@@ -1,13 +1,16 @@
 """Provision a new device over BLE (docs/provisioning.md): the gateway's side.
 
-    python -m gateway.provision --config device.json --ble esp32-0123abcd --fingerprint F
-    python -m gateway.provision --config device.json --socket 127.0.0.1:PORT --fingerprint F
+    python -m gateway.provision --config device.json --ble esp32-0123abcd \
+        --code 12345678 --fingerprint 855b61a6ceaac78e
+    python -m gateway.provision --config device.json --socket 127.0.0.1:PORT --code ... (emulated)
     (--no-verify instead of --fingerprint provisions whichever device answers)
 
 Reads the device's OFFER (its identity and a session key, signed by the identity), checks
 the signature and that the identity is the one the operator expects (``--fingerprint``, read
 off the device's console or label; a name in an advertisement proves nothing), seals
-``device.json`` to the session key (groupkey.provisioning), writes it in frames, and waits
+``device.json`` (groupkey.provisioning) to the session key and the session's pairing code
+(``--code``, shown on the device's console: without it the device cannot open what it is
+sent), writes it in frames, and waits
 for the device's ACK: its identity's signature over exactly that sealed configuration.
 Prints one JSON line {"did", "identity", "fingerprint"}; admit the device with
 ``python -m gateway.operator invite <did>``.
@@ -119,7 +122,7 @@ class BleakLink:
             await self.client.disconnect()
 
 
-async def provision(link, config: bytes, expected_fingerprint: str | None = None,
+async def provision(link, config: bytes, code: str, expected_fingerprint: str | None = None,
                     timeout: float = 30.0) -> dict:
     """Run one provisioning session over a connected ``link``; returns what the operator
     needs to admit the device. Raises ProvisionFailed (or ProvisioningError) otherwise."""
@@ -128,7 +131,7 @@ async def provision(link, config: bytes, expected_fingerprint: str | None = None
     if expected_fingerprint is not None and found != expected_fingerprint.lower():
         raise ProvisionFailed("device identity %s is not the expected %s" % (
             found, expected_fingerprint))
-    sealed = provisioning.seal(identity, box_public, config)
+    sealed = provisioning.seal(identity, box_public, config, code.encode())
     for frame in provisioning.frames(sealed, link.frame_size):
         await link.write(provisioning.CONFIG_UUID, frame)
     deadline = asyncio.get_running_loop().time() + timeout
@@ -162,7 +165,7 @@ async def _run(arguments) -> dict:
         link = BleakLink(arguments.ble, arguments.frame_size)
     await link.connect(arguments.timeout)
     try:
-        return await provision(link, load_device_config(arguments.config),
+        return await provision(link, load_device_config(arguments.config), arguments.code,
                                arguments.fingerprint, arguments.timeout)
     finally:
         await link.close()
@@ -181,6 +184,8 @@ def main(argv=None) -> int:
     check.add_argument("--no-verify", action="store_true",
                        help="provision whichever device answers (a device in radio range "
                        "could pose as the one on the bench)")
+    parser.add_argument("--code", required=True,
+                        help="the 8-digit pairing code the device shows for this session")
     parser.add_argument("--frame-size", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=30.0)
     arguments = parser.parse_args(argv)

@@ -12,8 +12,9 @@ the ACK.
 
     offer_from_parts(signing_seed, box_secret)       OFFER bytes (device)
     decode_offer(data) -> (identity, box_public)     checks the signature (gateway)
-    seal_from_parts(identity, box_public, config, ephemeral_secret) / seal(...)   (gateway)
-    open_sealed(data, identity, box_secret) -> config bytes                      (device)
+    pairing_code(random_bytes) -> 8 digits, shown by the device                  (device)
+    seal_from_parts(identity, box_public, config, ephemeral_secret, code) / seal (gateway)
+    open_sealed(data, identity, box_secret, code) -> config bytes                (device)
     ack_from_parts(signing_seed, sealed) -> ACK bytes                            (device)
     check_ack(data, identity, sealed)                                            (gateway)
     frames(data, size) -> [frame, ...]; Assembler(limit).add(frame) -> data or None
@@ -23,8 +24,11 @@ Layouts (all integers big-endian; version 1):
     OFFER   01 | 01 | identity (32) | box public key (32) | signature (64)
             signature = Ed25519(identity, OFFER_LABEL | identity | box public key)
     SEALED  01 | 02 | ephemeral public key (32) | AES-CCM(config) with a 16-byte tag
-            key = HKDF-SHA256(ikm = X25519(ephemeral, box public), salt = "",
+            key = HKDF-SHA256(ikm = X25519(ephemeral, box public), salt = pairing code,
                               info = KEY_INFO | identity | box public | ephemeral public, 16)
+            the pairing code: 8 digits the device shows on its console for this session and
+            the operator types in; a gateway without it seals a message the device cannot
+            open, so the device accepts a configuration only from whoever can see it
             nonce = 13 zero bytes (the key is used once), AAD = the 34 header bytes
     ACK     01 | 03 | signature (64) = Ed25519(identity, ACK_LABEL | SHA-256(SEALED))
             (over the sealed bytes, not the configuration: a listener who sees the ACK must
@@ -98,14 +102,20 @@ def decode_offer(data):
     return identity, box_public
 
 
-def _key(shared, identity, box_public, ephemeral_public):
+def pairing_code(random_bytes):
+    """A session's pairing code: 8 decimal digits (about 26.6 bits) as bytes."""
+    return b"%08d" % (int.from_bytes(random_bytes(8), "big") % 100000000)
+
+
+def _key(shared, identity, box_public, ephemeral_public, code):
     from groupkey.crypto.hkdf import hkdf
 
-    return hkdf(shared, b"", KEY_INFO + identity + box_public + ephemeral_public, 16)
+    return hkdf(shared, bytes(code), KEY_INFO + identity + box_public + ephemeral_public, 16)
 
 
-def seal_from_parts(identity, box_public, config, ephemeral_secret):
-    """SEALED bytes carrying ``config`` (bytes) to the device that offered ``box_public``."""
+def seal_from_parts(identity, box_public, config, ephemeral_secret, code):
+    """SEALED bytes carrying ``config`` (bytes) to the device that offered ``box_public``
+    and shows the pairing ``code``."""
     from groupkey.crypto import aes_ccm, x25519
     from groupkey.crypto.errors import CryptoError
 
@@ -117,20 +127,21 @@ def seal_from_parts(identity, box_public, config, ephemeral_secret):
     except CryptoError:
         raise ProvisioningError("offered box key is a low-order point")
     header = _header(SEALED) + ephemeral_public
-    key = _key(shared, identity, box_public, ephemeral_public)
+    key = _key(shared, identity, box_public, ephemeral_public, code)
     return header + aes_ccm.encrypt(key, NONCE, bytes(config), header)
 
 
-def seal(identity, box_public, config):
+def seal(identity, box_public, config, code):
     """seal_from_parts with a fresh ephemeral secret from groupkey.crypto.rng."""
     from groupkey.crypto import rng
 
-    return seal_from_parts(identity, box_public, config, rng.random_bytes(32))
+    return seal_from_parts(identity, box_public, config, rng.random_bytes(32), code)
 
 
-def open_sealed(data, identity, box_secret):
-    """The configuration bytes in SEALED ``data`` for this session; ProvisioningError if it
-    is malformed or does not authenticate (no plaintext is released then)."""
+def open_sealed(data, identity, box_secret, code):
+    """The configuration bytes in SEALED ``data`` for this session (pairing ``code``);
+    ProvisioningError if it is malformed or does not authenticate (sealed for another key
+    or another code: no plaintext is released then)."""
     from groupkey.crypto import aes_ccm, x25519
     from groupkey.crypto.errors import CryptoError
 
@@ -141,7 +152,7 @@ def open_sealed(data, identity, box_secret):
     try:
         shared = x25519.x25519(box_secret, ephemeral_public)
         box_public = x25519.public_key(box_secret)
-        key = _key(shared, identity, box_public, ephemeral_public)
+        key = _key(shared, identity, box_public, ephemeral_public, code)
         return aes_ccm.decrypt(key, NONCE, bytes(data[34:]), bytes(data[:34]))
     except CryptoError:
         raise ProvisioningError("sealed configuration does not open")

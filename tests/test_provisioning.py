@@ -24,6 +24,7 @@ from tests.device_process import FIRMWARE, DeviceProcess
 
 SEED = bytes(range(32))
 BOX = bytes(range(32, 64))
+CODE = b"01234567"
 CONFIG = json.dumps({"group_id": "g1", "device_id": "dev-p", "wifi_ssid": "lab",
                      "wifi_password": "hunter22", "mqtt_password": "s3cret",
                      "ledger_keys": ["ab" * 32], "ledger_threshold": 1},
@@ -38,14 +39,18 @@ def test_offer_seal_open_and_ack_round_trip():
     offer = provisioning.offer_from_parts(SEED, BOX)
     identity, box_public = provisioning.decode_offer(offer)
     assert identity == ed25519.public_key(SEED)
-    sealed = provisioning.seal(identity, box_public, CONFIG)
+    sealed = provisioning.seal(identity, box_public, CONFIG, CODE)
     assert CONFIG not in sealed and b"hunter22" not in sealed
-    assert provisioning.open_sealed(sealed, identity, BOX) == CONFIG
+    assert provisioning.open_sealed(sealed, identity, BOX, CODE) == CONFIG
+    with pytest.raises(provisioning.ProvisioningError):  # the device shows another code
+        provisioning.open_sealed(sealed, identity, BOX, b"01234568")
+    codes = {provisioning.pairing_code(os.urandom) for _ in range(20)}
+    assert len(codes) > 15 and all(len(code) == 8 and code.isdigit() for code in codes)
     ack = provisioning.ack_from_parts(SEED, sealed)
     provisioning.check_ack(ack, identity, sealed)
     # two seals of one configuration differ (fresh ephemeral key each time), and so do their
     # ACKs: an ACK says nothing testable about the configuration itself
-    again = provisioning.seal(identity, box_public, CONFIG)
+    again = provisioning.seal(identity, box_public, CONFIG, CODE)
     assert again != sealed
     with pytest.raises(provisioning.ProvisioningError):
         provisioning.check_ack(ack, identity, again)
@@ -54,26 +59,27 @@ def test_offer_seal_open_and_ack_round_trip():
 def test_every_tampered_byte_is_refused():
     offer = provisioning.offer_from_parts(SEED, BOX)
     identity, box_public = provisioning.decode_offer(offer)
-    sealed = provisioning.seal_from_parts(identity, box_public, CONFIG, bytes(range(64, 96)))
+    sealed = provisioning.seal_from_parts(identity, box_public, CONFIG, bytes(range(64, 96)),
+                                          CODE)
     ack = provisioning.ack_from_parts(SEED, sealed)
     for index in range(len(offer)):
         with pytest.raises(provisioning.ProvisioningError):
             provisioning.decode_offer(flip(offer, index))
     for index in range(len(sealed)):
         with pytest.raises(provisioning.ProvisioningError):
-            provisioning.open_sealed(flip(sealed, index), identity, BOX)
+            provisioning.open_sealed(flip(sealed, index), identity, BOX, CODE)
     for index in range(len(ack)):
         with pytest.raises(provisioning.ProvisioningError):
             provisioning.check_ack(flip(ack, index), identity, sealed)
     other = ed25519.public_key(bytes(32))
     with pytest.raises(provisioning.ProvisioningError):  # sealed for another identity
-        provisioning.open_sealed(sealed, other, BOX)
+        provisioning.open_sealed(sealed, other, BOX, CODE)
     with pytest.raises(provisioning.ProvisioningError):  # ack of another sealed message
         provisioning.check_ack(ack, identity, sealed + b" ")
     for bad in (b"", offer[:-1], offer + b"\x00", sealed[:40]):
         with pytest.raises(provisioning.ProvisioningError):
             provisioning.decode_offer(bad) if bad[:2] != sealed[:2] else \
-                provisioning.open_sealed(bad, identity, BOX)
+                provisioning.open_sealed(bad, identity, BOX, CODE)
 
 
 def test_frames_reassemble_only_in_order_and_within_the_limit():
@@ -117,25 +123,25 @@ def boot(tmp_path, config_path):
                          stderr_path=tmp_path / "stderr")
 
 
-async def session(port, config, fingerprint=None, tamper=False, broken_after=None):
+async def session(port, config, code, fingerprint=None, tamper=False, broken_after=None):
     link = gateway_provision.SocketLink("127.0.0.1", port)
     await link.connect(30)
     try:
         if broken_after is not None:  # send the first frames only; the STATUS they leave
             identity, box_public = provisioning.decode_offer(
                 await link.read(provisioning.OFFER_UUID))
-            sealed = provisioning.seal(identity, box_public, config)
+            sealed = provisioning.seal(identity, box_public, config, code.encode())
             for frame in provisioning.frames(sealed, link.frame_size)[:broken_after]:
                 await link.write(provisioning.CONFIG_UUID, frame)
             return await link.read(provisioning.STATUS_UUID)
         if tamper:  # a sealed blob for another session key: the device must refuse it
             identity, _ = provisioning.decode_offer(await link.read(provisioning.OFFER_UUID))
             wrong = provisioning.seal(identity, provisioning.decode_offer(
-                provisioning.offer_from_parts(SEED, BOX))[1], config)
+                provisioning.offer_from_parts(SEED, BOX))[1], config, code.encode())
             for frame in provisioning.frames(wrong, link.frame_size):
                 await link.write(provisioning.CONFIG_UUID, frame)
             return await link.read(provisioning.STATUS_UUID)
-        return await gateway_provision.provision(link, config, fingerprint, timeout=20)
+        return await gateway_provision.provision(link, config, code, fingerprint, timeout=20)
     finally:
         await link.close()
 
@@ -147,18 +153,24 @@ def test_gateway_provisions_the_real_firmware(tmp_path):
     device, config_path = start_device(tmp_path, port)
     try:
         offered = device.wait_for("provisioning", timeout=30)["detail"]
+        code = offered["pairing_code"]
         # a wrong expected fingerprint: the gateway stops before sending anything
         with pytest.raises(gateway_provision.ProvisionFailed, match="not the expected"):
-            asyncio.run(session(port, CONFIG, fingerprint="00" * 8))
+            asyncio.run(session(port, CONFIG, code, fingerprint="00" * 8))
         # a configuration sealed to another key: opaque error back, precise log, no write
-        assert asyncio.run(session(port, CONFIG, tamper=True)) == b"error"
+        assert asyncio.run(session(port, CONFIG, code, tamper=True)) == b"error"
         failed = device.wait_for("provisioning_failed", timeout=10)["detail"]
         assert "does not open" in failed["reason"]
+        # a gateway that does not know the code the device shows: refused the same way
+        wrong_code = "%08d" % ((int(code) + 1) % 100000000)
+        with pytest.raises(gateway_provision.ProvisionFailed, match="refused"):
+            asyncio.run(session(port, CONFIG, wrong_code))
+        assert len(device.wait_count("provisioning_failed", 2, timeout=10)) == 2
         assert json.loads(config_path.read_text())["provision"] is True
         # an attempt broken off after two frames (a dropped link), then a whole retry: the
         # retry's frame 0 starts over and clears the earlier error
-        assert asyncio.run(session(port, CONFIG, broken_after=2)) == b""
-        result = asyncio.run(session(port, CONFIG, fingerprint=offered["fingerprint"]))
+        assert asyncio.run(session(port, CONFIG, code, broken_after=2)) == b""
+        result = asyncio.run(session(port, CONFIG, code, fingerprint=offered["fingerprint"]))
         code = device.wait_exit(timeout=20)
     finally:
         device.stop()
@@ -187,11 +199,11 @@ def test_device_refuses_a_configuration_it_cannot_run(tmp_path):
     port = free_port()
     device, config_path = start_device(tmp_path, port)
     try:
-        device.wait_for("provisioning", timeout=30)
+        code = device.wait_for("provisioning", timeout=30)["detail"]["pairing_code"]
         for bad in (b"[1, 2]", b"not json", json.dumps({"device_id": "x"}).encode(),
                     json.dumps({"group_id": "g1"}).encode()):  # no ledger keys
             with pytest.raises(gateway_provision.ProvisionFailed, match="refused"):
-                asyncio.run(session(port, bad))
+                asyncio.run(session(port, bad, code))
         assert device.process.poll() is None  # still in provisioning mode
     finally:
         device.stop()

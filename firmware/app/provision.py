@@ -8,7 +8,8 @@ main.py enters it when there is no configuration file, or when the configuration
    stand-in for the radio, board/unix.py).
 2. The identity is loaded or made exactly as the member makes it (app.member, durable state on
    flash), so the device that is provisioned is the device that later joins; a fresh X25519
-   key is made for this session only.
+   key and an 8-digit pairing code are made for this session only, and the identity's
+   fingerprint and the code are shown on the console (the ``provisioning`` line).
 3. The link serves the OFFER (groupkey.provisioning) and hands each written frame to
    ``Session.on_write``. The sealed configuration is opened, parsed and checked
    (app.config: required keys), written atomically (temporary file + rename) to the
@@ -39,9 +40,10 @@ class Session:
     """One provisioning session: the identity's seed, this session's box secret, where the
     configuration goes. ``on_write(frame)`` is called by the link for each CONFIG write."""
 
-    def __init__(self, seed, identity, box_secret, config_path, log):
+    def __init__(self, seed, identity, box_secret, code, config_path, log):
         from groupkey import provisioning
 
+        self.code = code
         self.seed = seed
         self.identity = identity
         self.box_secret = box_secret
@@ -69,7 +71,8 @@ class Session:
                 self.status = WAITING  # a new attempt: an earlier failure is not its answer
             if sealed is None:
                 return self.status
-            config = provisioning.open_sealed(sealed, self.identity, self.box_secret)
+            config = provisioning.open_sealed(sealed, self.identity, self.box_secret,
+                                              self.code)
             keys = self.check(config)
             self.store(config)
         except (provisioning.ProvisioningError, device_config.ConfigError, ValueError,
@@ -124,12 +127,19 @@ async def run(board, config, config_path, log):
     device_id = config.get("device_id") or board.device_id()
     member = Member({"group_id": ""}, device_id, DurableState(board.flash_dir), log, board)
     member.start(board.random_bytes)  # the member's own identity, loaded or made
-    session = Session(member.seed, member.identity, board.random_bytes(32), config_path, log)
+    from groupkey import provisioning
+
+    session = Session(member.seed, member.identity, board.random_bytes(32),
+                      provisioning.pairing_code(board.random_bytes), config_path, log)
     member = None
     from groupkey.did import did_from_public_key
 
+    # The console is this device's display: the operator reads the identity's fingerprint
+    # and the session's pairing code off it and gives both to the gateway. The code is a
+    # one-session secret meant to be shown, like a Bluetooth passkey, not key material.
     log("provisioning", {"did": did_from_public_key(session.identity),
-                         "fingerprint": fingerprint(session.identity), "link": link.name})
+                         "fingerprint": fingerprint(session.identity),
+                         "pairing_code": session.code.decode(), "link": link.name})
     await link.serve(session.offer(), session.on_write)
     await session.done.wait()
     await asyncio.sleep_ms(config.get("provision_linger_ms", 2000))  # the gateway reads the ACK
