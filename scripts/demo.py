@@ -134,8 +134,9 @@ class Demo:
         say("-- provision: %s booted without configuration; the gateway sends it over the "
             "BLE stand-in (docs/provisioning.md)" % late)
         provisioned = self.system.provision_device(late, timeout=self.timeout)
-        say("%s provisioned: identity %s (fingerprint checked), configuration sealed to its "
-            "session key and acknowledged; it reboots" % (late, provisioned["did"][:24]))
+        say("%s provisioned: identity %s (fingerprint and pairing code from its console), "
+            "configuration sealed to its session key and acknowledged; it reboots" % (
+                late, provisioned["did"][:24]))
         say("-- join: operator invites %s" % late)
         self.operator.invite(provisioned["did"])
         event = self.next_epoch_event(lambda e: late in e["joined"], "join")
