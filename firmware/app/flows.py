@@ -180,6 +180,8 @@ async def welcome(member, message):
         try:
             joined = await member.steps(TGDHMember.from_welcome_steps(
                 message.data, member.identity, secret, member.seed))
+        except MemoryError:
+            raise  # no heap is not a wrong secret (member.handle: no_heap, catch up)
         except Exception as exc:  # InconsistentBlindedKey: try the next secret
             failure = exc
             continue
