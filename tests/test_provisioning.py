@@ -116,10 +116,12 @@ def start_device(tmp_path, port):
     return boot(tmp_path, config_path), config_path
 
 
-def boot(tmp_path, config_path):
+def boot(tmp_path, config_path, port=None):
     # the flash is the environment's, as gateway/localsystem.py gives it (an ESP32's is fixed)
-    return DeviceProcess(FIRMWARE / "main.py", (config_path,), heap="256K",
-                         env={"GROUPKEY_FLASH": str(tmp_path / "flash")},
+    env = {"GROUPKEY_FLASH": str(tmp_path / "flash")}
+    if port is not None:  # the link's port when the configuration cannot say it
+        env["GROUPKEY_PROVISION_PORT"] = str(port)
+    return DeviceProcess(FIRMWARE / "main.py", (config_path,), heap="256K", env=env,
                          stderr_path=tmp_path / "stderr")
 
 
@@ -220,8 +222,15 @@ def test_unreadable_or_half_written_configuration_boots_into_provisioning(tmp_pa
     config_path = tmp_path / "config.json"
     config_path.write_text('{"group_id": "g1", "ledger')  # cut short
     device = boot(tmp_path, config_path)
-    try:
+    try:  # the unix board then has no link port: a clear fatal error and a reboot
         assert device.wait_for("bad_config", timeout=30)["detail"]["path"] == str(config_path)
+        assert "provision_port" in device.wait_for("fatal", timeout=30)["detail"]
+        assert device.wait_exit(timeout=30) == 77
+    finally:
+        device.stop()
+    device = boot(tmp_path, config_path, port=free_port())  # with the port: provisioning
+    try:
+        device.wait_for("bad_config", timeout=30)
         device.wait_for("provisioning", timeout=30)
     finally:
         device.stop()

@@ -82,11 +82,18 @@ class Board(BoardBase):
 
     async def provisioning_radio(self):
         """Provisioning mode's radio (here the loopback test double, UnixProvisioningLink on
-        ``provision_port``); opens the entropy gate as turning a radio on does."""
+        ``provision_port`` or $GROUPKEY_PROVISION_PORT: a device whose configuration file is
+        missing or unreadable has only the environment); opens the entropy gate as turning
+        a radio on does."""
         from board.unix_provisioning import UnixProvisioningLink
 
+        port = self.config.get("provision_port") or int(os.getenv("GROUPKEY_PROVISION_PORT")
+                                                         or 0)
+        if not port:  # the loopback link has no advertising: its client must know the port
+            raise ValueError("unix board: provisioning mode needs provision_port in the "
+                             "config or $GROUPKEY_PROVISION_PORT")
         self.radio_up = True
-        return UnixProvisioningLink(self.config.get("provision_port", 0), self.log)
+        return UnixProvisioningLink(port, self.log)
 
     def status(self, name):
         """The status LED: logged when it changes."""
