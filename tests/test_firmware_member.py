@@ -371,6 +371,7 @@ async def main():
     member.heap_failures = 2
     member.heap_failure_at = saved
     outcomes.append([await handle("full"), member.heap_failures])
+    await member.command("heap_dump")  # the block map, for the console
     print(json.dumps([outcomes, [relay.decode(p).kind for p in sent], member.rejected,
                       [event for event, _ in logged], MAX_HEAP_FAILURES]))
 
@@ -404,7 +405,9 @@ def test_member_out_of_heap_is_not_a_rejection(micropython, tmp_path):
     assert kinds == [relay.CATCHUP] * 4  # one per failed message that did not end the device
     assert rejected == 0 and "rejected" not in events_logged
     assert events_logged.count("no_heap") == 5 and events_logged.count("heap_drop") == 1
-    assert events_logged[-1] == "heap_reboot" and events_logged.count("heap_reboot") == 1
+    assert events_logged[-2:] == ["heap_reboot", "command"]
+    assert events_logged.count("heap_reboot") == 1
+    assert "GC memory layout" in result.stdout  # the heap_dump command
 
 
 def test_memory_error_in_a_check_is_not_a_rejection(monkeypatch, group):

@@ -17,8 +17,9 @@ SIGN_ENTRY -> SIGNED_ENTRY. Long crypto runs through the ``*_steps`` generators 
 ``asyncio.sleep(0)`` at every step. Requests are retried by a driver task every
 ``retry_s``; readings are published every ``reading_s`` (app/readings.py).
 
-Commands (tests, demo, a board over mpremote): a file ``<flash>/command`` holding ``leave``
-or ``refresh`` is read and removed by the driver. Log lines carry fingerprints only.
+Commands (tests, demo, a board over mpremote): a file ``<flash>/command`` holding ``leave``,
+``refresh`` or ``heap_dump`` (the GC block map, micropython.mem_info(1), on the console) is
+read and removed by the driver. Log lines carry fingerprints only.
 """
 
 import asyncio
@@ -335,10 +336,19 @@ class Member:
         await self.command(command)
 
     async def command(self, name):
-        """Ask the gateway to remove us (``leave``) or to refresh our leaf (``refresh``)."""
+        """Ask the gateway to remove us (``leave``) or to refresh our leaf (``refresh``);
+        ``heap_dump`` prints the heap's block map (diagnostics)."""
         from groupkey import relay
 
         self.log("command", {"name": name, "member": self.tgdh is not None})
+        if name == "heap_dump":  # diagnostics: the GC's block map on the console
+            import gc
+
+            import micropython
+
+            gc.collect()
+            micropython.mem_info(1)
+            return
         if self.tgdh is None:
             return
         if name == "leave":
