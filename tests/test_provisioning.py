@@ -15,6 +15,8 @@ import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway import provision as gateway_provision
 from gateway.localsystem import free_port
@@ -244,3 +246,21 @@ def test_unreadable_or_half_written_configuration_boots_into_provisioning(tmp_pa
     finally:
         device.stop()
     assert config_path.exists() and not (tmp_path / "config.json.tmp").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(min_size=0, max_size=1500), size=st.integers(min_value=3, max_value=260),
+       broken=st.integers(min_value=0, max_value=6))
+def test_any_message_survives_framing_and_a_broken_first_attempt(data, size, broken):
+    """Whatever the frame size, frames reassemble to the message; a first attempt broken
+    off after a few frames never leaks into the retry (frame 0 starts over)."""
+    parts = provisioning.frames(data, size)
+    assert all(3 <= len(part) <= size or (not data and len(part) == 2) for part in parts)
+    assembler = provisioning.Assembler(len(data) + 1)
+    if not data:
+        with pytest.raises(provisioning.ProvisioningError):  # an empty frame carries nothing
+            assembler.add(parts[0])
+        return
+    for part in parts[:min(broken, len(parts) - 1)]:
+        assert assembler.add(part) is None
+    assert [assembler.add(part) for part in parts][-1] == data
