@@ -162,8 +162,8 @@ def test_steps_generator_matches_x25519(pure, steps_per_yield):
     except StopIteration as stop:
         result = stop.value
     assert result == x25519(scalar, u_coordinate) == reference(scalar, u_coordinate)
-    # one per chunk of the 252 scalar-dependent steps, three inside the inversion
-    assert yields == -(-252 // steps_per_yield) + 3
+    # one per chunk of the 252 scalar-dependent steps (the inversion runs after the last)
+    assert yields == -(-252 // steps_per_yield)
 
 
 def test_steps_generator_works_with_yield_from_and_pause():
@@ -185,7 +185,7 @@ def test_steps_generator_works_with_yield_from_and_pause():
             seen.append(next(driver))
     except StopIteration as stop:
         assert stop.value == reference(scalar, u_coordinate)[:4]
-    assert seen == ["paused"] * 11 and len(pauses) == 11
+    assert seen == ["paused"] * 8 and len(pauses) == 8
 
 
 @pytest.mark.parametrize("steps_per_yield", [0, -1, 1.5, None])
@@ -206,18 +206,38 @@ def test_ladder_state_stays_reduced(pure):
             assert all(abs(value) < bound for value in state), position
 
 
-def test_inversion_is_correct_and_stays_below_2_256_for_extreme_inputs():
-    """The fold schedule of _square_times (five folds per four squarings): z ** (p - 2) for
-    the largest inputs the ladder can hand over (below 2**256) and random ones."""
+def test_euclidean_inversion_matches_fermat_for_every_kind_of_input():
+    """_invert(z) * z = 1 mod p with |result| < p, for what the ladder can hand over
+    (negative, p and above, up to 2**256) and random values; 0 for z = 0 mod p, as
+    z ** (p - 2) gives, so a low-order point still ends in the all-zero result."""
     p = x25519_module.P
-    extremes = [1, 2, p - 1, p + 1, 2**255, 2**256 - 1, 2**255 + 2**45]
+    extremes = [1, 2, 19, p - 1, p + 1, p + 2, 2**255, 2**256 - 1, 2**255 + 2**45, -1, -p + 1,
+                -(2**255)]
     rng = random.Random(7)
-    for z in extremes + [rng.getrandbits(256) for _ in range(300)]:
+    for z in extremes + [rng.getrandbits(256) - rng.getrandbits(1) * 2**255 for _ in range(300)]:
         inverse = x25519_module._invert(z)
-        assert 0 <= inverse < 2**256
+        assert abs(inverse) < p
         assert inverse % p == pow(z, p - 2, p)
-    for count in range(1, 9):
-        assert x25519_module._square_times(2**256 - 1, count) < 2**256
+    for zero in (0, p, 2 * p, -p):
+        assert x25519_module._invert(zero) == 0
+
+
+def test_projective_blinding_changes_the_ladder_values_not_the_result(pure):
+    """The ladder starts from points scaled by factors derived from the scalar and u: its
+    final Z differs from the unblinded ladder's, and from another key's for the same peer
+    point, while every result is the RFC's (reference)."""
+    cases = random_cases(31, 6) + [(b"\xff" * 32, BASE_POINT)]
+    for scalar, u_coordinate in cases:
+        finals = []
+        for blind in (True, False):
+            state, x_1, selectors = x25519_module._start(scalar, u_coordinate, blind)
+            x25519_module._ladder(state, x_1, selectors, x_1 == 9)
+            finals.append(state[1] % x25519_module.P)
+            assert x25519_module._finish(state) == reference(scalar, u_coordinate)
+        assert finals[0] != finals[1]
+    first, second = [x25519_module._blinding(scalar, BASE_POINT) for scalar, _ in cases[:2]]
+    assert first != second and all(1 <= f < x25519_module.P for f in first + second)
+    assert x25519_module._blinding(cases[0][0], BASE_POINT) == first  # deterministic
 
 
 def test_generate_private_key_is_random_and_usable():
