@@ -23,7 +23,7 @@ decide identically.
 # isort: off
 # sha512 first: compiling it from source is the largest heap peak of this import, lowest while
 # little else is alive (MicroPython unix port and tests import .py files, not .mpy).
-from groupkey.crypto.sha512 import sha512
+from groupkey.crypto.sha512 import SHA512, sha512
 
 # isort: on
 from groupkey.crypto import backend, edwards25519, edwards25519_multiply
@@ -60,12 +60,21 @@ def _expand(seed):
     return scalar, digest[32:]
 
 
+def _hash_to_scalar(head, message):
+    """SHA-512(head || message) mod L. The message is streamed into the hash, not joined to
+    ``head``: a ledger entry is ~1.5 KB, and a fragmented device heap may not have a free
+    block that large for the copy."""
+    state = SHA512(head)
+    state.update(message)
+    return int.from_bytes(state.digest(), "little") % _L
+
+
 def _sign_steps(scalar, prefix, public, message, pause):
     """RFC 8032 5.1.6 with an expanded key; a generator returning the 64-byte signature."""
-    nonce = int.from_bytes(sha512(prefix + message), "little") % _L
+    nonce = _hash_to_scalar(prefix, message)
     point = yield from edwards25519_multiply.base_multiply_steps(nonce, pause)
     encoded_r = edwards25519.encode(point)
-    challenge = int.from_bytes(sha512(encoded_r + public + message), "little") % _L
+    challenge = _hash_to_scalar(encoded_r + public, message)
     s = (nonce + challenge * scalar) % _L
     return encoded_r + s.to_bytes(32, "little")
 
@@ -189,7 +198,7 @@ class VerifyingKey:
         eight_r = edwards25519.times_eight(point_r)
         if edwards25519.is_identity(eight_r):
             raise BadSignature("ed25519: R is a small-order point")
-        challenge = int.from_bytes(sha512(encoded_r + self.public_key + message), "little") % _L
+        challenge = _hash_to_scalar(encoded_r + self.public_key, message)
         # [S]B - [k]A, then compare 8 times it with [8]R (RFC 8032 5.1.7, cofactored).
         point = yield from edwards25519_multiply.double_multiply_steps(
             s, challenge, multiples, multiples_high, pause

@@ -62,9 +62,12 @@ class Entry:
             raise DecodeError("hash and signer are 32 bytes")
         if len(self.body) > MAX_BODY:
             raise DecodeError("body too long")
-        return (encoding.u8(VERSION) + encoding.u8(self.kind) + encoding.short_bytes(self.log_id)
-                + encoding.u32(self.sequence) + self.previous_hash
-                + encoding.long_bytes(self.body) + self.signer)
+        # one join, not a chain of +: each + would copy everything before it (the body is
+        # up to ~1.5 KB on a device, whose heap may have few free blocks that large)
+        return b"".join((encoding.u8(VERSION), encoding.u8(self.kind),
+                         encoding.short_bytes(self.log_id), encoding.u32(self.sequence),
+                         self.previous_hash, encoding.u32(len(self.body)), self.body,
+                         self.signer))  # u32 length + body = encoding.long_bytes, uncopied
 
     def signed_message(self):
         """The bytes the signer's Ed25519 signature covers."""

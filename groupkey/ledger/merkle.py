@@ -25,8 +25,10 @@ MAX_PROOF_HASHES = 64
 
 
 def leaf_hash(entry):
-    """RFC 9162 leaf hash of an entry's bytes."""
-    return hashlib.sha256(b"\x00" + bytes(entry)).digest()
+    """RFC 9162 leaf hash of an entry's bytes (streamed into the hash: no copy of the entry)."""
+    state = hashlib.sha256(b"\x00")
+    state.update(entry)
+    return state.digest()
 
 
 def node_hash(left, right):
