@@ -223,21 +223,35 @@ def test_euclidean_inversion_matches_fermat_for_every_kind_of_input():
 
 
 def test_projective_blinding_changes_the_ladder_values_not_the_result(pure):
-    """The ladder starts from points scaled by factors derived from the scalar and u: its
-    final Z differs from the unblinded ladder's, and from another key's for the same peer
-    point, while every result is the RFC's (reference)."""
+    """The ladder starts from points scaled by factors derived from the scalar and u, and
+    its final (X : Z) is scaled once more: the Z handed to the inversion differs from the
+    unblinded ladder's and between two keys for the same peer point, while every result is
+    the RFC's (reference)."""
+    p = x25519_module.P
     cases = random_cases(31, 6) + [(b"\xff" * 32, BASE_POINT)]
+    inverted = {}
     for scalar, u_coordinate in cases:
         finals = []
         for blind in (True, False):
             state, x_1, selectors = x25519_module._start(scalar, u_coordinate, blind)
             x25519_module._ladder(state, x_1, selectors, x_1 == 9)
-            finals.append(state[1] % x25519_module.P)
             assert x25519_module._finish(state) == reference(scalar, u_coordinate)
+            x, z = x25519_module._double_three_times(state[0], state[1])
+            finals.append(z * state[4] % p)  # what _finish inverts
         assert finals[0] != finals[1]
-    first, second = [x25519_module._blinding(scalar, BASE_POINT) for scalar, _ in cases[:2]]
-    assert first != second and all(1 <= f < x25519_module.P for f in first + second)
-    assert x25519_module._blinding(cases[0][0], BASE_POINT) == first  # deterministic
+        inverted[scalar] = finals[0]
+    assert len(set(inverted.values())) == len(cases)
+
+
+def test_blinding_factors_depend_on_scalar_and_peer_and_differ():
+    first_scalar, first_u = random_cases(41, 1)[0]
+    second_scalar, second_u = random_cases(42, 1)[0]
+    factors = x25519_module._blinding(first_scalar, first_u)
+    assert len(set(factors)) == 3 and all(1 <= f < x25519_module.P for f in factors)
+    assert x25519_module._blinding(first_scalar, first_u) == factors  # deterministic
+    assert x25519_module._blinding(bytearray(first_scalar), first_u) == factors
+    assert x25519_module._blinding(second_scalar, first_u) != factors
+    assert x25519_module._blinding(first_scalar, second_u) != factors
 
 
 def test_generate_private_key_is_random_and_usable():

@@ -27,8 +27,10 @@ Implementation notes (measured in docs/crypto.md, section "X25519"):
   by the scalar bit (list index), instead of a conditional swap: the sequence of operations is
   the same for every scalar. Python integer arithmetic is not constant time (see the docs).
 - Randomized projective coordinates: the ladder starts from the RFC's points scaled by two
-  factors derived from the scalar and u (``_blinding``), so the values it computes on, and the
-  Z coordinate it finally inverts, differ from key to key even for a fixed peer point.
+  factors derived from the scalar and u (``_blinding``), and its final (X : Z) is scaled by a
+  third, so the values it computes on cannot be computed from u and a guess at part of the
+  scalar, and the Z it finally inverts is uniform over the nonzero residues to anyone
+  without the scalar.
 - The final inversion is the extended Euclidean algorithm (variable time, ~4x cheaper here
   than z ** (p - 2)); the blinding above is what makes its input unpredictable.
 - On CPython with ``backend.fast()`` the work goes to pycryptodome; inputs it refuses (the
@@ -175,37 +177,46 @@ def _invert(z):
 
 
 def _blinding(scalar, u_coordinate):
-    """Two factors in [1, p - 1] that only the holder of the scalar can compute.
+    """Three factors in [1, p - 1] that only the holder of the scalar can compute.
 
-    SHA-256 over a label, the scalar and the peer's u-coordinate: fixed for one (scalar, u)
-    pair, unpredictable for anyone without the scalar, so the ladder's projective
-    coordinates (and the Euclidean inversion's input) vary with the key even for a fixed
-    peer, and the result and the instruction count stay deterministic.
+    Factor i is SHA-256(label i || scalar || u) mod (p - 1) + 1: fixed for one (scalar, u)
+    pair, unpredictable without the scalar. The first two scale the ladder's starting points
+    (randomized projective coordinates); the ladder raises them to powers of 4, so the third
+    scales the final (X : Z) once more, which makes the Z the Euclidean inversion sees
+    uniform over the nonzero residues. Derived rather than drawn from the RNG, X25519 stays
+    a function of its inputs (the same pair runs the same way each time, which gives a timing
+    observer only repeated looks at the same unpredictable values).
     """
     out = []
-    for label in (b"groupkey x25519 blind 1", b"groupkey x25519 blind 2"):
-        digest = sha256(label + bytes(scalar) + bytes(u_coordinate)).digest()
-        out.append(int.from_bytes(digest, "little") % (P - 1) + 1)
+    for label in (b"groupkey x25519 blind 1", b"groupkey x25519 blind 2",
+                  b"groupkey x25519 blind 3"):
+        state = sha256(label)
+        state.update(scalar)  # streamed: no concatenated copy of the secret
+        state.update(u_coordinate)
+        out.append(int.from_bytes(state.digest(), "little") % (P - 1) + 1)
     return out
 
 
 def _start(scalar, u_coordinate, blind=True):
     """(ladder state, x_1, selectors). The state is the RFC's (1 : 0) and (x_1 : 1) scaled
-    by the two factors of ``_blinding`` (randomized projective coordinates), or unscaled
-    with ``blind=False`` (tests: the result must not depend on it)."""
+    by the first two factors of ``_blinding``, plus a fifth slot holding the third one, the
+    final scaling; all three are 1 with ``blind=False`` (tests: the result must not depend
+    on them)."""
     _check("scalar", scalar)
     _check("u_coordinate", u_coordinate)
     x_1 = _decode_u(u_coordinate)
     if blind:
-        first, second = _blinding(scalar, u_coordinate)
+        first, second, last = _blinding(scalar, u_coordinate)
     else:
-        first = second = 1
-    return [first, 0, _reduce(x_1 * second), second], x_1, _selectors(scalar)
+        first = second = last = 1
+    return [first, 0, _reduce(x_1 * second), second, last], x_1, _selectors(scalar)
 
 
 def _finish(state):
+    """X / Z of the ladder's result point, scaled by the last blinding factor first."""
     x, z = _double_three_times(state[0], state[1])
-    return _encode(x, _invert(z))
+    last = state[4]
+    return _encode(_multiply(x, last), _invert(_multiply(z, last)))
 
 
 def _encode(x, inverse_z):
