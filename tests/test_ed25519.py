@@ -305,6 +305,34 @@ def test_any_signature_bit_flip_is_rejected(seed, message, bit):
             ed25519.verify(public, message, flip_bit(signature, bit))
 
 
+def test_module_sign_cache_follows_the_seed(pure):
+    """ed25519.sign keeps the expanded key of the last seed: alternating seeds, a repeated
+    seed, and a bytearray seed changed in place after use all give pycryptodome's bytes."""
+    rng = random.Random(5)
+    seeds = [rng.randbytes(32) for _ in range(3)]
+    for seed in seeds + seeds[::-1] + [seeds[0], seeds[0]]:
+        message = rng.randbytes(40)
+        assert ed25519.sign(seed, message) == pycryptodome_sign(seed, message)
+        assert ed25519.public_key(seed) == pycryptodome_public_key(seed)
+    mutable = bytearray(seeds[1])
+    assert ed25519.sign(mutable, b"m") == pycryptodome_sign(seeds[1], b"m")
+    mutable[0] ^= 1
+    assert ed25519.sign(mutable, b"m") == pycryptodome_sign(bytes(mutable), b"m")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=1, max_value=L - 1), st.integers(min_value=1, max_value=P - 1))
+def test_encode_is_the_same_for_every_projective_form(scalar, factor):
+    """encode (blinded Euclidean 1/Z) gives the bytes of the affine point for any scaling of
+    its extended coordinates, as the Fermat inverse does."""
+    X, Y, Z, T = multiply.base_multiply(scalar)
+    scaled = (X * factor % P, Y * factor % P, Z * factor % P, T * factor % P)
+    z_inverse = edwards25519.inverse(Z)
+    x, y = X * z_inverse % P, Y * z_inverse % P
+    expected = (y | ((x & 1) << 255)).to_bytes(32, "little")
+    assert edwards25519.encode((X, Y, Z, T)) == edwards25519.encode(scaled) == expected
+
+
 def test_signing_control_flow_does_not_depend_on_the_scalar():
     """The lines executed by the comb, traced, are the same for very different scalars."""
     import sys
@@ -497,6 +525,9 @@ while True:
         "bad_message": outcome(verifying_key, unhexlify(case["bad_message"]), signature),
         "bad_signature": outcome(verifying_key, message, unhexlify(case["bad_signature"])),
         "other_key": ed25519.is_valid(unhexlify(case["other_key"]), message, signature),
+        # module-level sign: its one-key cache switches seeds from case to case, and the
+        # second call with the same seed uses the cache
+        "module_sign": [hexlify(ed25519.sign(seed, message)).decode() for _ in range(2)],
     }
     case = signing_key = verifying_key = None
     gc.collect()
@@ -535,6 +566,7 @@ def test_random_batch_in_micropython(micropython):
     for case, line in zip(cases, lines, strict=True):
         assert line["public_key"] == case["public_key"]
         assert line["signature"] == case["signature"]
+        assert line["module_sign"] == [case["signature"]] * 2
         assert line["good"] == "ok"
         assert line["bad_message"] == "BadSignature"
         assert line["bad_signature"] == "BadSignature"

@@ -16,7 +16,7 @@ from Crypto.Protocol import DH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groupkey.crypto import backend
+from groupkey.crypto import backend, field25519
 from groupkey.crypto import x25519 as x25519_module
 from groupkey.crypto.errors import InvalidInput, ZeroSharedSecret
 from groupkey.crypto.x25519 import (
@@ -207,7 +207,7 @@ def test_ladder_state_stays_reduced(pure):
 
 
 def test_euclidean_inversion_matches_fermat_for_every_kind_of_input():
-    """_invert(z) * z = 1 mod p with |result| < p, for what the ladder can hand over
+    """field25519.invert(z) * z = 1 mod p with |result| < p, for what the ladder can hand over
     (negative, p and above, up to 2**256) and random values; 0 for z = 0 mod p, as
     z ** (p - 2) gives, so a low-order point still ends in the all-zero result."""
     p = x25519_module.P
@@ -215,11 +215,11 @@ def test_euclidean_inversion_matches_fermat_for_every_kind_of_input():
                 -(2**255)]
     rng = random.Random(7)
     for z in extremes + [rng.getrandbits(256) - rng.getrandbits(1) * 2**255 for _ in range(300)]:
-        inverse = x25519_module._invert(z)
+        inverse = field25519.invert(z)
         assert abs(inverse) < p
         assert inverse % p == pow(z, p - 2, p)
     for zero in (0, p, 2 * p, -p):
-        assert x25519_module._invert(zero) == 0
+        assert field25519.invert(zero) == 0
 
 
 def test_projective_blinding_changes_the_ladder_values_not_the_result(pure):

@@ -27,6 +27,7 @@ from groupkey.crypto.sha512 import SHA512, sha512
 
 # isort: on
 from groupkey.crypto import backend, edwards25519, edwards25519_multiply
+from groupkey.crypto.ct import bytes_eq
 from groupkey.crypto.errors import BadSignature, CryptoError, InvalidInput
 from groupkey.crypto.rng import random_bytes
 
@@ -242,17 +243,31 @@ def sign_steps(seed, message, pause=None):
     pass ``pause=lambda: asyncio.sleep_ms(0)`` (awaited at each yield point instead) and
     ``await`` the generator. On the pycryptodome backend it returns without yielding.
     """
+    global _last_expanded
     seed = _check_bytes("seed", seed, SEED_SIZE)
     message = _check_message(message)
     if backend.fast():
         from groupkey.crypto.ed25519_fast import FastSigner
 
         return FastSigner(seed).sign(message)
-    scalar, prefix = _expand(seed)
-    point = yield from edwards25519_multiply.base_multiply_steps(scalar, pause)
-    public = edwards25519.encode(point)
+    cached = _last_expanded
+    if cached is not None and bytes_eq(cached[0], seed):
+        _, scalar, prefix, public = cached
+    else:
+        scalar, prefix = _expand(seed)
+        point = yield from edwards25519_multiply.base_multiply_steps(scalar, pause)
+        public = edwards25519.encode(point)
+        _last_expanded = (seed, scalar, prefix, public)
     signature = yield from _sign_steps(scalar, prefix, public, message, pause)
     return signature
+
+
+# The expanded key (seed, secret scalar, prefix, public key) of the last seed that
+# ``sign``/``sign_steps`` used: a device signs everything with its one identity seed, and
+# deriving the public key again ([a]B and its encoding, ~40% of a signature) for every
+# reading and ledger entry would be wasted work. The seed is compared in constant time; the
+# cache holds nothing the caller's own copy of the seed does not already give.
+_last_expanded = None
 
 
 def verify(public_key, message, signature):

@@ -37,10 +37,10 @@ Implementation notes (measured in docs/crypto.md, section "X25519"):
   low-order points) are handed to the pure path, which gives the RFC 7748 answer.
 """
 
-from hashlib import sha256
-
 from groupkey.crypto import backend
 from groupkey.crypto.errors import InvalidInput, ZeroSharedSecret
+from groupkey.crypto.field25519 import blinding_factor
+from groupkey.crypto.field25519 import invert as _invert
 
 P = 2**255 - 19
 BASE_POINT = b"\x09" + b"\x00" * 31
@@ -151,31 +151,6 @@ def _multiply(a, b):
     return _reduce(a * b)
 
 
-def _invert(z):
-    """1/z modulo p by the extended Euclidean algorithm; 0 when z = 0 mod p.
-
-    Returns s with s * z = 1 mod p and |s| < p (possibly negative). Any int z is accepted
-    (negative, or p and above: it is reduced first). The number of division steps depends on
-    z, so this is variable time: the ladder hands it a Z coordinate that the projective
-    blinding of ``_start`` made unpredictable without the scalar. In MicroPython it costs
-    ~0.8 M instructions, against ~3.2 M for z ** (p - 2) by an addition chain (254 squarings)
-    and ~7.8 M for pow(z, p - 2, p): most quotients are small, and each step is three
-    operations.
-    """
-    r_0 = P
-    r_1 = z % P
-    s_0 = 0
-    s_1 = 1
-    divide = divmod
-    while r_1:
-        quotient, remainder = divide(r_0, r_1)
-        r_0 = r_1
-        r_1 = remainder
-        s_0, s_1 = s_1, s_0 - quotient * s_1
-    # r_0 is gcd(p, z) = 1 here unless z = 0 mod p, where the loop never ran and s_0 = 0.
-    return s_0
-
-
 def _blinding(scalar, u_coordinate):
     """Three factors in [1, p - 1] that only the holder of the scalar can compute.
 
@@ -187,14 +162,9 @@ def _blinding(scalar, u_coordinate):
     a function of its inputs (the same pair runs the same way each time, which gives a timing
     observer only repeated looks at the same unpredictable values).
     """
-    out = []
-    for label in (b"groupkey x25519 blind 1", b"groupkey x25519 blind 2",
-                  b"groupkey x25519 blind 3"):
-        state = sha256(label)
-        state.update(scalar)  # streamed: no concatenated copy of the secret
-        state.update(u_coordinate)
-        out.append(int.from_bytes(state.digest(), "little") % (P - 1) + 1)
-    return out
+    return [blinding_factor(label, scalar, u_coordinate)
+            for label in (b"groupkey x25519 blind 1", b"groupkey x25519 blind 2",
+                          b"groupkey x25519 blind 3")]
 
 
 def _start(scalar, u_coordinate, blind=True):
