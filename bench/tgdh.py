@@ -32,7 +32,12 @@ from pathlib import Path
 from bench.report import make_result
 from groupkey.tgdh import events, messages, sponsor, tree
 from groupkey.tgdh.member import Member
-from groupkey.tgdh.simulation import DeterministicRandom, Identity, synthetic_group
+from groupkey.tgdh.simulation import (
+    DeterministicRandom,
+    Identity,
+    sequential_leaves,
+    synthetic_group,
+)
 
 SIZES = (8, 64, 256, 1024, 4096)
 QUICK_SIZES = (8, 64, 256)
@@ -43,17 +48,6 @@ BUDGET = 96 * 1024
 def bound(n):
     """ceil(log2 n) + 1."""
     return math.ceil(math.log2(n)) + 1 if n > 1 else 1
-
-
-def sequential_leaves(leaves):
-    """Leave operations for several leaves, later indices mapped through earlier removals."""
-    operations = []
-    remaining = list(leaves)
-    while remaining:
-        leaf = remaining.pop(0)
-        operations.append(events.leave(leaf))
-        remaining = [tree.index_after_remove(leaf, other) for other in remaining]
-    return operations
 
 
 class Event:

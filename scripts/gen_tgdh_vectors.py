@@ -22,7 +22,7 @@ from checks import tgdh_keys, tgdh_messages, tgdh_scenario, tgdh_tree  # noqa: E
 
 from groupkey.tgdh import codec, events, messages, tree  # noqa: E402
 from groupkey.tgdh.public_tree import PublicTree  # noqa: E402
-from groupkey.tgdh.simulation import DeterministicRandom, Simulation  # noqa: E402
+from groupkey.tgdh.simulation import DeterministicRandom, Simulation, sequential_leaves  # noqa: E402
 
 VECTORS = REPO / "tests" / "vectors"
 DOCS = REPO / "docs" / "protocol.md"
@@ -151,7 +151,7 @@ def message_samples():
                     group.run([events.merge(other.state.tree)], other)))
     leaves = group.state.tree.leaves()
     samples.append(("transition: partition", "transition",
-                    group.run(tgdh_scenario._sequential_leaves([leaves[0], leaves[3]]))))
+                    group.run(sequential_leaves([leaves[0], leaves[3]]))))
     samples.append(("co-path proof", "node_list",
                     group.state.copath_proof(group.state.tree.leaves()[2])))
     samples.append(("public tree", "public_tree", group.state.tree.encode()))

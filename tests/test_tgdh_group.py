@@ -12,19 +12,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from groupkey.tgdh import events, tree
 from groupkey.tgdh.member import Member
 from groupkey.tgdh.public_tree import PublicTree
-from groupkey.tgdh.simulation import DeterministicRandom, Simulation
+from groupkey.tgdh.simulation import DeterministicRandom, Simulation, sequential_leaves
 
 MAX_MEMBERS = 200
-
-
-def sequential_leaves(leaves):
-    operations = []
-    remaining = list(leaves)
-    while remaining:
-        leaf = remaining.pop(0)
-        operations.append(events.leave(leaf))
-        remaining = [tree.index_after_remove(leaf, other) for other in remaining]
-    return operations
 
 
 class GroupMachine(RuleBasedStateMachine):

@@ -12,10 +12,22 @@ Randomness comes from ``rand(length)``, so a seeded generator reproduces every b
 """
 
 from groupkey.crypto import ed25519
-from groupkey.tgdh import events, keys, sponsor
+from groupkey.tgdh import events, keys, sponsor, tree
 from groupkey.tgdh.member import Member
 from groupkey.tgdh.messages import SponsorRequest
 from groupkey.tgdh.state import PublicGroupState
+
+
+def sequential_leaves(leaves):
+    """Leave operations for several leaves (indices in the current tree), each later index
+    mapped through the earlier removals, as one batch of ``Simulation.run`` expects."""
+    operations = []
+    remaining = list(leaves)
+    while remaining:
+        leaf = remaining.pop(0)
+        operations.append(events.leave(leaf))
+        remaining = [tree.index_after_remove(leaf, other) for other in remaining]
+    return operations
 
 
 class Identity:

@@ -8,7 +8,7 @@ BACKENDS = ("pure", "pycryptodome")
 def run(inputs):
     """Run the steps; returns one summary per step."""
     from groupkey.tgdh import events, keys
-    from groupkey.tgdh.simulation import DeterministicRandom, Simulation
+    from groupkey.tgdh.simulation import DeterministicRandom, Simulation, sequential_leaves
 
     rand = DeterministicRandom(bytes.fromhex(inputs["seed"]))
     simulation = Simulation(bytes.fromhex(inputs["group_id"]), rand, inputs["full"])
@@ -29,7 +29,7 @@ def run(inputs):
                 leaf = leaves[position % len(leaves)]
                 if leaf not in chosen:
                     chosen.append(leaf)
-            operations = _sequential_leaves(chosen)
+            operations = sequential_leaves(chosen)
         elif kind == "refresh":
             leaves = simulation.state.tree.leaves()
             operations = [events.refresh(leaves[step[1] % len(leaves)])]
@@ -45,19 +45,6 @@ def run(inputs):
                         keys.fingerprint(simulation.state.tree_hash()),
                         keys.fingerprint(secret)])
     return summary
-
-
-def _sequential_leaves(leaves):
-    """Leave operations for several leaves, each index mapped through the earlier removals."""
-    from groupkey.tgdh import events, tree
-
-    operations = []
-    remaining = list(leaves)
-    while remaining:
-        leaf = remaining.pop(0)
-        operations.append(events.leave(leaf))
-        remaining = [tree.index_after_remove(leaf, other) for other in remaining]
-    return operations
 
 
 def compute(inputs):
