@@ -6,7 +6,7 @@ the key of the epochs the member belongs to (so it is not vacuous) and must miss
 from __future__ import annotations
 
 from groupkey.tgdh import events, keys, tree
-from groupkey.tgdh.simulation import DeterministicRandom, Simulation
+from groupkey.tgdh.simulation import DeterministicRandom, Simulation, sequential_leaves
 
 
 def held_secrets(member) -> list[bytes]:
@@ -83,13 +83,7 @@ def test_partition_members_cannot_compute_the_new_epoch():
     for leaf in leaving:
         stolen += held_secrets(group.members[group.state.tree.identity[leaf]])
     previous = group.state
-    operations = []
-    remaining = list(leaving)
-    while remaining:
-        leaf = remaining.pop(0)
-        operations.append(events.leave(leaf))
-        remaining = [tree.index_after_remove(leaf, other) for other in remaining]
-    group.run(operations)
+    group.run(sequential_leaves(leaving))
     assert group.check_agreement() not in candidate_epoch_secrets(stolen, group.state,
                                                                   previous.epoch_hash)
 
