@@ -320,17 +320,42 @@ def test_module_sign_cache_follows_the_seed(pure):
     assert ed25519.sign(mutable, b"m") == pycryptodome_sign(bytes(mutable), b"m")
 
 
+def test_interleaved_sign_generators_with_different_seeds(pure):
+    """Two sign_steps generators driven alternately (as two asyncio tasks would) while the
+    module's one-key cache changes under them: both signatures are right."""
+    rng = random.Random(9)
+    first_seed, second_seed = rng.randbytes(32), rng.randbytes(32)
+    for warm in (None, first_seed, second_seed):
+        if warm is not None:
+            ed25519.sign(warm, b"warm")
+        generators = [ed25519.sign_steps(first_seed, b"one"),
+                      ed25519.sign_steps(second_seed, b"two")]
+        results = [None, None]
+        while None in results:
+            for index, generator in enumerate(generators):
+                if results[index] is None:
+                    try:
+                        next(generator)
+                    except StopIteration as stop:
+                        results[index] = stop.value
+        assert results == [pycryptodome_sign(first_seed, b"one"),
+                           pycryptodome_sign(second_seed, b"two")]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(min_value=1, max_value=L - 1), st.integers(min_value=1, max_value=P - 1))
 def test_encode_is_the_same_for_every_projective_form(scalar, factor):
     """encode (blinded Euclidean 1/Z) gives the bytes of the affine point for any scaling of
     its extended coordinates, as the Fermat inverse does."""
     X, Y, Z, T = multiply.base_multiply(scalar)
-    scaled = (X * factor % P, Y * factor % P, Z * factor % P, T * factor % P)
     z_inverse = edwards25519.inverse(Z)
     x, y = X * z_inverse % P, Y * z_inverse % P
     expected = (y | ((x & 1) << 255)).to_bytes(32, "little")
-    assert edwards25519.encode((X, Y, Z, T)) == edwards25519.encode(scaled) == expected
+    assert edwards25519.encode((X, Y, Z, T)) == expected
+    for scale in (factor, -factor, P - 1):
+        reduced = (X * scale % P, Y * scale % P, Z * scale % P, T * scale % P)
+        unreduced = (X * scale + 3 * P, Y * scale - P, Z * scale + 5 * P, T * scale)
+        assert edwards25519.encode(reduced) == edwards25519.encode(unreduced) == expected
 
 
 def test_signing_control_flow_does_not_depend_on_the_scalar():

@@ -3,14 +3,16 @@
 ``invert(z)``                      1/z mod p by the extended Euclidean algorithm; 0 for z = 0
                                    mod p. Variable time: pass it blinded values only.
 ``blinding_factor(label, *parts)`` a factor in [1, p - 1]: SHA-256(label || parts...) mod
-                                   (p - 1) + 1, for callers whose parts include a secret.
+                                   (p - 1) + 1, for callers whose parts include something
+                                   the observer does not know (a secret, or the unknown
+                                   value itself).
 
 Why Euclid: in MicroPython every big-int operation allocates and costs about a thousand x86
 instructions of overhead, so z ** (p - 2) (254 squarings, each with its reduction) costs
-3.2 M instructions with folded reductions and ~4.5 M with ``%``, while the Euclidean
-algorithm needs ~150 division steps of three operations, most with a small quotient: ~0.75 M.
-Its number of steps depends on z, so a caller multiplies z by a factor the observer cannot
-know (a blinding factor derived from a secret), inverts the product, and multiplies back:
+3.2 M instructions with folded reductions and ~4.7 M with ``%``, while the Euclidean
+algorithm needs ~150 division steps of three operations, most with a small quotient:
+0.73-0.86 M. Its number of steps depends on z, so a caller multiplies z by a factor the
+observer cannot know, inverts the product, and multiplies back:
 the Euclidean algorithm then sees a value uniform over the nonzero residues.
 """
 
