@@ -119,6 +119,20 @@ def test_inverse_matches_pow():
         assert edwards25519.inverse(value) == pow(value, P - 2, P)
 
 
+def test_folded_square_chain_stays_below_2_256_and_is_exact():
+    """The folded squarings of the square-root chain (decoding): z^(2^252 - 3) for extreme
+    and random inputs, and every count of _square_times from the largest input, below
+    2**256 and congruent to the exact power."""
+    rng = random.Random(6)
+    for value in [1, 2, P - 1, P - 2, 2**255 - 20] + [rng.randrange(1, P) for _ in range(200)]:
+        result = edwards25519._pow_2_252_minus_3(value)
+        assert result < 2**256 and result % P == pow(value, 2**252 - 3, P)
+    for value in (2**256 - 1, P - 1):
+        for count in range(1, 13):
+            result = edwards25519._square_times(value, count)
+            assert 0 <= result < 2**256 and result % P == pow(value, 2**count, P)
+
+
 def test_comb_table_module_matches_its_generator():
     """groupkey/crypto/edwards25519_table.py is exactly what scripts/gen_base_table.py builds
     from the curve arithmetic (an edited or stale constant fails here and in the entry check
