@@ -27,9 +27,11 @@ Wire layout (all integers big-endian), version 1::
 
 Receiving checks, in order (parse, then verify, then apply): structure and lengths
 (MalformedMessage), epoch (WrongEpoch, with ``older`` telling old from future), sender known
-(UnknownSender), sequence not seen (ReplayedMessage), AEAD tag, then signature; a bad tag and
-a bad signature raise the same opaque AuthenticationFailed. Only a message that passed every
-check is recorded in the replay window, so forged traffic cannot poison it.
+(else the AEAD tag is checked first, then UnknownSender: only a holder of the epoch's traffic
+secret can make a receiver ask who a leaf is), sequence not seen (ReplayedMessage), AEAD tag,
+then signature; a bad tag and a bad signature raise the same opaque AuthenticationFailed.
+Only a message that passed every check is recorded in the replay window, so forged traffic
+cannot poison it.
 """
 
 from groupkey.crypto import aes_ccm, ed25519
@@ -216,6 +218,14 @@ class EpochMessaging:
         self._next_sequence = sequence + 1
         return message
 
+    def _open(self, message, sequence, keys):
+        """(aad, plaintext) of ``message`` under a sender's (key, nonce base), or
+        AuthenticationFailed."""
+        key, nonce_base = keys
+        aad = _aad(self.group_id, bytes(message[:HEADER_LENGTH]))
+        return aad, aes_ccm.decrypt(key, _nonce(nonce_base, sequence),
+                                    bytes(message[HEADER_LENGTH:]), aad)
+
     def decrypt(self, message):
         """Return (sender_leaf, sequence, payload) of an authentic, fresh message."""
         epoch, sender, sequence = parse_header(message)
@@ -223,6 +233,9 @@ class EpochMessaging:
             raise WrongEpoch(epoch, self.epoch)
         public_key = self._identity_of(sender)
         if public_key is None:
+            # authenticate first (keys not cached: the leaf number is the sender's choice),
+            # so forged traffic raises AuthenticationFailed and never triggers a WHO
+            self._open(message, sequence, sender_key_and_nonce(self._traffic_secret, sender))
             raise UnknownSender("no member at leaf %d in epoch %d" % (sender, epoch))
         window = self._windows.get(sender)
         if window is None:
@@ -232,11 +245,7 @@ class EpochMessaging:
         if keys is None:
             keys = sender_key_and_nonce(self._traffic_secret, sender)
             self._receive_keys[sender] = keys
-        key, nonce_base = keys
-        header = bytes(message[:HEADER_LENGTH])
-        aad = _aad(self.group_id, header)
-        plain = aes_ccm.decrypt(key, _nonce(nonce_base, sequence), bytes(message[HEADER_LENGTH:]),
-                                aad)
+        aad, plain = self._open(message, sequence, keys)
         payload = plain[:-SIGNATURE_LENGTH]
         try:
             ed25519.verify(public_key, _SIGNATURE_LABEL + aad + payload,

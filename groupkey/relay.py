@@ -1,8 +1,10 @@
 """Relay messages: what devices, the gateway and the operator exchange over MQTT.
 
 The gateway is untrusted: nothing here is believed because of who relayed it. Requests a
-device makes about itself are signed with its identity key (so a gateway cannot invent a join
-or a leave in a device's name); everything a device accepts as a new epoch arrives with a
+device makes about itself are signed with its identity key, but those signatures do not yet
+travel into the ledger transition, so nothing downstream checks them (docs/security.md,
+finding A: a gateway can still put a join with a key of its choosing into a transition for an
+invited identity); everything a device accepts as a new epoch arrives with a
 ledger entry and a t-of-n receipt bundle it checks itself; TGDH bytes inside are checked by
 groupkey.tgdh. Topics are in firmware/app/topics.py and docs/firmware.md.
 

@@ -185,6 +185,10 @@ def _genesis(state: LedgerState, entry, body, verify: bool) -> Change:
         raise Invalid("genesis: ledger node keys must be distinct and at least one")
     if not 1 <= body.threshold <= len(body.nodes):
         raise Invalid("genesis: threshold must be in 1..number of nodes")
+    if 2 * body.threshold <= len(body.nodes):
+        # quorum intersection: with 2t <= n two disjoint sets of honest nodes could each
+        # countersign a different transition for the same epoch (a split group)
+        raise Invalid("genesis: threshold must be more than half of the ledger nodes")
     if entry.signer not in body.admins:
         raise Invalid("genesis: must be signed by an admin")
     try:

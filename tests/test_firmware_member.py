@@ -106,6 +106,38 @@ def test_receipts_t_of_n_from_configured_nodes_only(group):
         accept.check_receipts(entry_hash, bundle(raw, [0, 1]), {"group_id": GROUP})
 
 
+def test_a_bundle_costs_at_most_one_check_per_configured_node():
+    """Only the first receipt of each node is tried and a bundle longer than the node list
+    is refused, so a sender cannot make a device verify a long list of bad receipts (each an
+    Ed25519 verification: a watchdog reboot on a board)."""
+    raw = b"some entry bytes"
+    entry_hash = leaf_hash(raw)
+    good = [make_receipt(NODE_SEEDS[index], raw, 3 + 5 * index) for index in range(3)]
+    forged = make_receipt(NODE_SEEDS[0], b"another entry", 3)
+    # node 0's first receipt is bad: its good one after it is not tried, so 0 counts nothing
+    with pytest.raises(Rejected, match="receipts"):
+        accept.check_receipts(entry_hash, receipt.encode_bundle([forged, good[0], good[1]]),
+                              CONFIG)
+    accept.check_receipts(entry_hash, receipt.encode_bundle([forged, good[1], good[2]]), CONFIG)
+    with pytest.raises(Rejected, match="receipts"):  # 4 receipts for 3 nodes
+        accept.check_receipts(entry_hash, receipt.encode_bundle([forged] + good), CONFIG)
+    calls = []
+    original = receipt.TrustedNodes.check
+
+    def counting(self, item, digest):
+        calls.append(item.checkpoint.node_key)
+        return original(self, item, digest)
+
+    receipt.TrustedNodes.check = counting
+    try:
+        with pytest.raises(receipt.InsufficientReceipts):
+            receipt.verify_bundle(entry_hash, [forged, forged, forged],
+                                  receipt.TrustedNodes(NODE_KEYS[:3]), 2)
+    finally:
+        receipt.TrustedNodes.check = original
+    assert calls == [NODE_KEYS[0]]
+
+
 def test_transition_entry_must_follow_our_epoch_and_head(group):
     simulation, data, public, seed = group
     epoch = simulation.state.epoch
@@ -428,3 +460,72 @@ def test_memory_error_in_a_check_is_not_a_rejection(monkeypatch, group):
     monkeypatch.undo()
     with pytest.raises(Rejected, match="entry: "):
         accept.decode_entry(b"\x01" * 40)
+
+
+def test_config_requires_a_ledger_majority():
+    """t of n ledger receipts only rule out a split group if two quorums always share a node:
+    2t > n. A configuration without that (or with t > n) is refused with a clear error."""
+    from app import config
+
+    keys = [key.hex() for key in NODE_KEYS]
+    for count, threshold in ((1, 1), (2, 2), (3, 2), (4, 3)):
+        loaded = config.merge({"group_id": GROUP, "ledger_keys": keys[:count],
+                               "ledger_threshold": threshold})
+        assert loaded["ledger_threshold"] == threshold
+    for count, threshold in ((3, 1), (4, 2), (2, 1), (3, 4), (3, 0), (3, "2")):
+        with pytest.raises(config.ConfigError, match="more than half"):
+            config.merge({"group_id": GROUP, "ledger_keys": keys[:count],
+                          "ledger_threshold": threshold})
+
+
+SAVE_FAILURE_SCRIPT = """
+import json
+
+from app.member import Member
+
+logged = []
+
+
+class FailingStore:  # flash that refuses the write
+    def save(self, data):
+        raise OSError(28)
+
+
+class RecordingBoard:  # test double for the board module: records the reboot
+    reboots = 0
+
+    def reboot(self):
+        RecordingBoard.reboots += 1
+
+
+class NewEpoch:  # the accepted TGDH member (its state is not what is tested here)
+    epoch = 6
+
+    def export_state(self):
+        return b"state"
+
+
+member = Member({"group_id": "g1"}, "dev-a", FailingStore(),
+                lambda event, detail: logged.append([event, detail]), RecordingBoard())
+member.state = {"head": None, "pending": "00", "sponsor_secret": None, "member": None}
+try:
+    member.commit(NewEpoch(), bytes(32), "epoch", 0)
+    outcome = "returned"
+except OSError:
+    outcome = "raised"
+print(json.dumps([outcome, RecordingBoard.reboots, logged]))
+"""
+
+
+def test_a_failed_save_reboots_instead_of_running_ahead_of_flash(micropython, tmp_path):
+    """commit: when the durable save fails the device must not keep the new epoch only in
+    memory (flash still holds the old one; readings would stay under the old key): it logs
+    save_failed, reboots (a board double records it) and the error propagates."""
+    script = tmp_path / "save_failure.py"
+    script.write_text(SAVE_FAILURE_SCRIPT)
+    result = micropython(script, heap="320K", precompiled=True, check=False)
+    assert result.returncode == 0, result.stderr
+    outcome, reboots, logged = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == "raised" and reboots == 1
+    assert [event for event, _ in logged] == ["save_failed"]
+    assert logged[0][1]["epoch"] == 6 and "OSError" in logged[0][1]["error"]

@@ -94,6 +94,15 @@ def test_unknown_sender():
     stranger = gm.EpochMessaging(GROUP, 5, b"\x11" * 32, 9, seeds[0], public.get)
     with pytest.raises(gm.UnknownSender):
         endpoint(1, seeds, public).decrypt(stranger.encrypt(b"x"))
+    # without the traffic secret (e.g. the gateway): an unknown leaf is not worth a WHO, the
+    # tag is checked first
+    outsider = gm.EpochMessaging(GROUP, 5, b"\x22" * 32, 9, seeds[0], public.get)
+    with pytest.raises(AuthenticationFailed):
+        endpoint(1, seeds, public).decrypt(outsider.encrypt(b"x"))
+    message = bytearray(stranger.encrypt(b"x"))
+    message[-1] ^= 1
+    with pytest.raises(AuthenticationFailed):
+        endpoint(1, seeds, public).decrypt(bytes(message))
 
 
 def test_member_cannot_impersonate_another_member():

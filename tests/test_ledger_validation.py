@@ -226,6 +226,14 @@ def test_genesis_must_be_valid_tgdh_epoch_zero():
     too_high = events.genesis(b"fresh group", admin, [driver.founder], NODE_KEYS, 4,
                               driver.simulation.state.encode())
     expect(world.state, too_high, validation.INVALID)
+    # 1 of 3 (and 2 of 4) would let two disjoint sets of honest nodes finalize two epochs
+    no_majority = events.genesis(b"fresh group", admin, [driver.founder], NODE_KEYS, 1,
+                                 driver.simulation.state.encode())
+    expect(world.state, no_majority, validation.INVALID)
+    four = NODE_KEYS + [hashlib.sha256(b"node 3").digest()]
+    half = events.genesis(b"fresh group", admin, [driver.founder], four, 2,
+                          driver.simulation.state.encode())
+    expect(world.state, half, validation.INVALID)
     assert world.state.head((GROUP, b"fresh group")) == (0, None)
 
 

@@ -70,4 +70,12 @@ def merge(loaded):
     for key in REQUIRED:
         if not config.get(key):
             raise ConfigError("configuration lacks %r" % key)
+    keys = config.get("ledger_keys") or []
+    threshold = config.get("ledger_threshold")
+    if keys and not (isinstance(threshold, int) and len(keys) < 2 * threshold
+                     and threshold <= len(keys)):
+        # two quorums of t among n nodes share an honest node only if 2t > n; with fewer,
+        # a gateway can finalize two different epochs with disjoint sets of honest nodes
+        raise ConfigError("ledger_threshold must be more than half of ledger_keys and at most "
+                          "their number")
     return config

@@ -484,14 +484,22 @@ class Member:
         self.state["sponsor_secret"] = None
         self.contribution = None
         try:
-            self.save()
-        except MemoryError:
-            # the state's JSON is one ~2 KB string: on a fragmented heap free the cached
-            # ledger verifiers, collect and write again (the new member is already in use)
-            if accept.drop_verifiers():
-                self.log("verifier_cache_dropped", {"kind": "commit"})
-            gc.collect()
-            self.save()
+            try:
+                self.save()
+            except MemoryError:
+                # the state's JSON is one ~2 KB string: on a fragmented heap free the cached
+                # ledger verifiers, collect and write again (the new member is already in use)
+                if accept.drop_verifiers():
+                    self.log("verifier_cache_dropped", {"kind": "commit"})
+                gc.collect()
+                self.save()
+        except Exception as exc:  # flash error, or still no heap for the record
+            # memory is at the new epoch, flash at the old one: restart from flash, which is
+            # consistent, and catch up, rather than run keys a power loss would take back
+            self.log("save_failed", {"epoch": new_member.epoch, "error": repr(exc)})
+            if self.board is not None:
+                self.board.reboot()
+            raise
         self.probe("saved")
         self.readings.reset(new_member, self.seed)
         key = new_member.export(KEY_FINGERPRINT_LABEL, b"", 8)

@@ -14,6 +14,9 @@ import json
 from app.logger import fingerprint
 
 HELD = 4
+# WHO requests per epoch at most (only authenticated group traffic triggers one; the cap
+# bounds the memory and traffic a misbehaving member can cause)
+MAX_ASKED = 64
 
 
 class Readings:
@@ -70,8 +73,8 @@ class Readings:
             _, leaf, _ = group_message.parse_header(message)
             if len(self.held) < HELD and (sender_device, message) not in self.held:
                 self.held.append((sender_device, message))
-            if leaf in self.asked:
-                return None
+            if leaf in self.asked or len(self.asked) >= MAX_ASKED:
+                return None  # asked already, or enough WHOs this epoch (cleared each epoch)
             self.asked[leaf] = True
             return leaf
         except group_message.GroupMessageError as exc:

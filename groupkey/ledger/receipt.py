@@ -240,19 +240,27 @@ def verify_bundle(entry_hash, receipts, node_keys, threshold):
 
     ``node_keys`` and ``threshold`` come from the group's genesis (what the device trusts);
     ``node_keys`` is a list of keys or a TrustedNodes (whose cached verifiers are then used).
-    Receipts from unknown keys, repeated keys or that fail verification do not count; the
-    verifier stops as soon as ``threshold`` distinct genesis nodes are proven, so it costs
-    ``threshold`` signature checks and inclusion proofs. Raises InsufficientReceipts.
+    Receipts from unknown keys or that fail verification do not count, and only the first
+    receipt of each node is tried: a bundle costs at most one signature check and inclusion
+    proof per genesis node (a sender cannot make a device verify a long list of bad
+    receipts for one key), and the verifier stops as soon as ``threshold`` distinct genesis
+    nodes are proven. A bundle with more receipts than genesis nodes is refused outright.
+    Raises InsufficientReceipts.
     """
     if threshold < 1:
         raise InsufficientReceipts("threshold must be at least 1")
     trusted = node_keys if isinstance(node_keys, TrustedNodes) else None
     keys = trusted.keys if trusted is not None else [bytes(key) for key in node_keys]
+    if len(receipts) > len(keys):
+        raise InsufficientReceipts("%d receipts for %d ledger nodes" % (len(receipts),
+                                                                        len(keys)))
     confirmed = []
+    tried = []
     for receipt in receipts:
         key = receipt.checkpoint.node_key
-        if key not in keys or key in confirmed:
+        if key not in keys or key in tried:
             continue
+        tried.append(key)
         try:
             if trusted is None:
                 receipt.verify(entry_hash)
