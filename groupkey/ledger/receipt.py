@@ -243,17 +243,14 @@ def verify_bundle(entry_hash, receipts, node_keys, threshold):
     Receipts from unknown keys or that fail verification do not count, and only the first
     receipt of each node is tried: a bundle costs at most one signature check and inclusion
     proof per genesis node (a sender cannot make a device verify a long list of bad
-    receipts for one key), and the verifier stops as soon as ``threshold`` distinct genesis
-    nodes are proven. A bundle with more receipts than genesis nodes is refused outright.
-    Raises InsufficientReceipts.
+    receipts for one key; receipts of unknown keys cost no cryptography), and the verifier
+    stops as soon as ``threshold`` distinct genesis nodes are proven. Raises
+    InsufficientReceipts.
     """
     if threshold < 1:
         raise InsufficientReceipts("threshold must be at least 1")
     trusted = node_keys if isinstance(node_keys, TrustedNodes) else None
     keys = trusted.keys if trusted is not None else [bytes(key) for key in node_keys]
-    if len(receipts) > len(keys):
-        raise InsufficientReceipts("%d receipts for %d ledger nodes" % (len(receipts),
-                                                                        len(keys)))
     confirmed = []
     tried = []
     for receipt in receipts:
