@@ -301,6 +301,12 @@ class Group:
             self.send_error(device, relay.ERROR_RETRY, "identity of this device unknown")
             return
         if self.state.leaf_of(identity) is None:
+            proof = self.removal_proof(identity, epoch)
+            if proof is not None:
+                # a device only gives up its state on proof: the receipted transition that
+                # removed it (docs/security.md, finding C)
+                self.send(device, proof)
+                return
             self.send_error(device, relay.ERROR_REJECTED, "not a member")
             return
         if epoch >= self.state.epoch:
@@ -335,6 +341,20 @@ class Group:
         self.emit("stuck_member", device=device, epoch=epoch, catchups=count)
         self.enqueue(rounds.Request(relay.LEAVE, identity, None))
         return True
+
+    def removal_proof(self, identity: bytes, epoch: int) -> bytes | None:
+        """FINAL carrying the first remembered transition after ``epoch`` whose body declares
+        ``identity`` removed, with its receipts; None when the catch-up window holds none."""
+        for sequence in sorted(self.history):
+            if sequence <= epoch:
+                continue
+            entry, bundle, _, _ = self.history[sequence]
+            decoded = entries.decode(entry)
+            if decoded.kind != entries.TRANSITION:
+                continue
+            if identity in bodies.Transition.decode(decoded.body).removed:
+                return relay.final(entry, bundle)
+        return None
 
     def catchup_updates(self, identity: bytes, epoch: int) -> list[bytes] | None:
         """The one message bringing a member from ``epoch`` to the current one: the WELCOME

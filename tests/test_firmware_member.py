@@ -531,3 +531,106 @@ def test_a_failed_save_reboots_instead_of_running_ahead_of_flash(micropython, tm
     assert outcome == "raised" and reboots == 1
     assert [event for event, _ in logged] == ["save_failed"]
     assert logged[0][1]["epoch"] == 6 and "OSError" in logged[0][1]["error"]
+
+
+REMOVAL_SCRIPT = """
+import asyncio
+import json
+import sys
+from binascii import unhexlify
+
+from app import flows
+from app.member import Member
+from groupkey import relay
+
+args = json.loads(open(sys.argv[1]).read())
+logged = []
+
+
+class Store:  # flash double: counts the saves
+    saved = 0
+
+    def save(self, data):
+        Store.saved += 1
+        return Store.saved
+
+
+class Committed:  # a member at epoch 5 (its TGDH state is not what is tested here)
+    epoch = 5
+    tree_hash = bytes(32)
+
+    def export_state(self):
+        return b"state"
+
+
+config = {"group_id": "g1", "ledger_keys": args["keys"], "ledger_threshold": 2}
+member = Member(config, "dev-a", Store(), lambda event, detail=None: logged.append(event))
+member.identity = unhexlify(args["identity"])
+member.state = {"head": "11" * 32, "pending": None, "sponsor_secret": None, "member": None,
+                "left": False}
+member.tgdh = Committed()
+results = []
+
+
+async def deliver(name):
+    try:
+        await flows.dispatch(member, relay.decode(unhexlify(args[name])))
+        return "handled"
+    except Exception as exc:
+        return type(exc).__name__
+
+
+async def main():
+    results.append([await deliver("error"), member.tgdh is not None,
+                    member.behind is not None, Store.saved])
+    member.behind = None
+    results.append([await deliver("final_other"), member.tgdh is not None,
+                    member.behind is not None])
+    results.append([await deliver("final_forged"), member.tgdh is not None])
+    results.append([await deliver("final_removed"), member.tgdh is None,
+                    member.state["head"], Store.saved])
+
+
+asyncio.run(main())
+print(json.dumps([results, logged]))
+"""
+
+
+def test_only_a_receipted_transition_removes_a_device(micropython, tmp_path):
+    """The gateway's ERROR "not a member" is not proof: the device keeps its group state
+    and asks again later. A FINAL with a receipted transition of this group that declares
+    the device removed is proof (state dropped, saved); a later one that does not remove it
+    means catch up; one without valid receipts is rejected and changes nothing."""
+    from groupkey import relay
+
+    identity = ed25519.public_key(b"\x07" * 32)
+
+    def final(removed, sequence, nodes):
+        body = bodies.Transition(2, b"\x44" * 32, [], removed, [], b"tgdh bytes").encode()
+        item = entries.Entry(entries.TRANSITION, GROUP.encode(), sequence, b"\x22" * 32, body,
+                             NODE_KEYS[0])
+        item.signature = b"\x00" * 64  # the device checks receipts and body, not this
+        raw = item.encode()
+        if nodes is None:  # receipts over another entry
+            return relay.final(raw, bundle(b"another entry", [0, 1]))
+        return relay.final(raw, bundle(raw, nodes))
+
+    arguments = tmp_path / "removal.json"
+    arguments.write_text(json.dumps({
+        "keys": [key.hex() for key in NODE_KEYS[:3]], "identity": identity.hex(),
+        "error": relay.error(relay.ERROR_REJECTED, "not a member").hex(),
+        "final_other": final([NODE_KEYS[3]], 7, [0, 2]).hex(),
+        "final_forged": final([identity], 8, None).hex(),
+        "final_removed": final([identity], 8, [1, 2]).hex(),
+    }))
+    script = tmp_path / "removal.py"
+    script.write_text(REMOVAL_SCRIPT)
+    result = micropython(script, args=[str(arguments)], heap="320K", precompiled=True,
+                         check=False)
+    assert result.returncode == 0, result.stderr
+    results, logged = json.loads(result.stdout.strip().splitlines()[-1])
+    assert results[0] == ["handled", True, True, 0]  # ERROR: state kept, nothing saved
+    assert results[1] == ["handled", True, True]  # a later epoch: catch up
+    assert results[2] == ["Rejected", True]  # no valid receipts: nothing changes
+    assert results[3] == ["handled", True, None, 1]  # proof: state dropped and saved
+    assert "removed" in logged and logged.count("removed") == 1

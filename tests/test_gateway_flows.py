@@ -142,6 +142,12 @@ def test_leave(system, fleet):
     assert_agree(fleet, event["epoch"], [d.device_id for d in stayers])
     assert leaver.member.epoch == epoch  # the removed device got nothing new
     assert leaver.member.epoch_secret != stayers[0].member.epoch_secret
+    # a removed device that asks to catch up gets proof, not the gateway's word: the
+    # receipted transition that removed it (FINAL), never a bare "not a member" error
+    errors = len(leaver.errors)
+    leaver.catchup()
+    leaver.wait(lambda: leaver.final_epoch == event["epoch"], 10, "removal proof")
+    assert leaver.errors[errors:] == []
     leaver.member = None
 
 

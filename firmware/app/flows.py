@@ -34,7 +34,7 @@ async def dispatch(member, message):
     elif kind == relay.WELCOME:
         await welcome(member, message)
     elif kind == relay.FINAL:
-        pass  # answer to a CATCHUP when we are up to date
+        await final(member, message)
     elif kind == relay.LEAF_PROOF:
         leaf_proof(member, message)
     elif kind == relay.ERROR:
@@ -141,9 +141,53 @@ async def epoch_update(member, message):
     update = MemberUpdate.decode(message.data)
     accept.check_tgdh_matches(body, update.transition)
     member.probe("checked")
+    from groupkey.tgdh.errors import Removed
+
     # handle_steps changes the member only after every TGDH check passed
-    await member.steps(member.tgdh.handle_steps(message.data))
+    try:
+        await member.steps(member.tgdh.handle_steps(message.data))
+    except Removed:
+        # a receipted transition (checked above) that takes our leaf out: proof we are gone
+        if member.identity not in body.removed:
+            raise Rejected("the transition removes our leaf but does not declare it")
+        removed(member, "epoch")
+        return
     member.commit(member.tgdh, entry.entry_hash(), "epoch", started)
+
+
+async def final(member, message):
+    """FINAL on our resp topic: the answer to a CATCHUP when we are up to date, or the
+    receipted transition that removed us (what the gateway answers a removed member)."""
+    if member.tgdh is None:
+        return
+    entry = accept.decode_entry(message.entry)
+    if entry.sequence <= member.tgdh.epoch:
+        return  # we are up to date
+    accept.check_receipts(entry.entry_hash(), message.bundle, member.config)
+    body = accept.check_transition(entry, member.config, member.tgdh.epoch, member.head(),
+                                   catchup=True)
+    if member.identity in body.removed:
+        removed(member, "final")
+    elif member.behind is None:
+        member.behind = time.ticks_ms()  # a later epoch we do not hold: catch up
+
+
+def removed(member, proof):
+    """Drop the group state: only on proof, a receipted transition that removes us (``proof``
+    says which message carried it); the gateway's ERROR "not a member" is not proof."""
+    if member.leaving:
+        member.state["left"] = True
+        member.leaving = False
+        member.log("left", {"epoch": member.epoch(), "proof": proof})
+    else:
+        member.log("removed", {"epoch": member.epoch(), "proof": proof})
+    member.tgdh = None
+    member.readings.clear()
+    member.state["pending"] = None
+    member.state["sponsor_secret"] = None
+    member.state["head"] = None
+    member.save()
+    member.schedule(member.retry_ms)
 
 
 async def welcome(member, message):
@@ -210,17 +254,10 @@ async def error(member, message):
         member.schedule(member.retry_ms)
         return
     if text == "not a member":
-        if member.leaving:
-            member.state["left"] = True
-            member.leaving = False
-            member.log("left", {"epoch": member.epoch()})
-        else:
-            member.log("removed", {"epoch": member.epoch()})
-        member.tgdh = None
-        member.readings.clear()
-        member.state["pending"] = None
-        member.state["head"] = None
-        member.save()
+        # the gateway's word is not proof: keep the state and ask again later; a removed
+        # member is answered with the receipted transition that removed it (FINAL, above)
+        if member.tgdh is not None and member.behind is None:
+            member.behind = time.ticks_add(time.ticks_ms(), member.retry_ms)
         member.schedule(member.retry_ms)
     elif text == "already a member" and member.tgdh is None:
         await member.catchup()  # our WELCOME was lost: one proof brings us in
