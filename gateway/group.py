@@ -227,7 +227,8 @@ class Group:
             self.send_error(device, relay.ERROR_REJECTED, "not a member")
             return
         self.enqueue(rounds.Request(message.kind, identity, device,
-                                    message.fields.get("blinded_key", b"")))
+                                    message.fields.get("blinded_key", b""),
+                                    message.fields.get("signature", b"")))
 
     def _admitted(self, identity: bytes) -> bool:
         if self.genesis is not None and self.genesis.policy == entries.POLICY_ALLOW_LIST:
@@ -484,14 +485,15 @@ class Group:
             self.enqueue(rounds.Request(relay.LEAVE, identity, None))
 
     # ------------------------------------------------------------ asking devices
-    async def ask(self, device: str, what: str, body: bytes) -> bytes:
-        """SPONSOR or SIGN_ENTRY to ``device``; wait for its answer (sponsor timeout)."""
+    async def ask(self, device: str, what: str, body: bytes, join_proofs=()) -> bytes:
+        """SPONSOR (with the joiners' signed requests) or SIGN_ENTRY to ``device``; wait for
+        its answer (sponsor timeout)."""
         request_id = self.next_request_id
         self.next_request_id = (self.next_request_id + 1) & 0xFFFFFFFF or 1
         future = asyncio.get_running_loop().create_future()
         self.waiting[request_id] = (future, device, what)
-        message = relay.sponsor(request_id, body) if what == "sponsor" else relay.sign_entry(
-            request_id, body)
+        message = relay.sponsor(request_id, body, join_proofs) if what == "sponsor" else (
+            relay.sign_entry(request_id, body))
         self.send(device, message)
         try:
             answer = await rounds.wait_answer(future, self.settings.timing["sponsor_timeout_s"],
@@ -551,7 +553,7 @@ class Group:
             self._give_back(batch, relay.ERROR_REJECTED, "the last member cannot leave",
                             requeue=False)
             return True
-        current = rounds.Round(self, operations, joined, removed)
+        current = rounds.Round(self, operations, joined, removed, rounds.join_proofs(batch))
         self.emit("round", epoch=self.state.epoch + 1, joins=len(joined), leaves=len(removed),
                   refreshes=len(operations) - len(joined) - len(removed))
         marks = [time.monotonic()]  # round start, contributions, signed entry, ledger, sent

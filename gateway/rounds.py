@@ -35,12 +35,13 @@ class Request:
     """A queued membership request: kind (relay JOIN/LEAVE/REFRESH), identity, blinded key,
     requesting device (None for the gateway's own presence removals)."""
 
-    def __init__(self, kind: int, identity: bytes, device: str | None,
-                 blinded_key: bytes = b""):
+    def __init__(self, kind: int, identity: bytes, device: str | None,  # noqa: PLR0917
+                 blinded_key: bytes = b"", signature: bytes = b""):
         self.kind = kind
         self.identity = identity
         self.device = device
         self.blinded_key = blinded_key
+        self.signature = signature  # the device's request signature (JOIN: sent to sponsors)
         self.arrived = time.monotonic()
 
 
@@ -82,6 +83,21 @@ def build_operations(state, requests):
         for identity in refreshed:
             operations.append(events.refresh(staged.leaf_of(identity)))
     return operations, [identity for identity, _ in joined], removed
+
+
+def join_proofs(requests):
+    """(identity, blinded_key, signature) of the JOIN requests ``build_operations`` turns into
+    join operations (the last JOIN of an identity, none that also leaves): what a member
+    sponsor checks every join against before it contributes (relay SPONSOR)."""
+    from groupkey import relay
+
+    leaving = [request.identity for request in requests if request.kind == relay.LEAVE]
+    proofs = {}
+    for request in requests:
+        if request.kind == relay.JOIN and request.identity not in leaving:
+            proofs[request.identity] = (request.identity, request.blinded_key,
+                                        request.signature)
+    return list(proofs.values())
 
 
 def _leave_operations(state, removed):
@@ -154,8 +170,9 @@ def with_member_signer(state, requests):
 class Round:
     """Drive one transition: ``data = await run()``; then ``signer`` and ``entry`` are set."""
 
-    def __init__(self, group, operations, joined, removed):
+    def __init__(self, group, operations, joined, removed, proofs=()):  # noqa: PLR0917
         self.group = group
+        self.proofs = list(proofs)  # joiners' signed JOIN requests, for the sponsors
         self.state = group.state
         self.operations = operations
         self.joined = joined
@@ -183,7 +200,7 @@ class Round:
             self.group.emit("sponsor", device=device, leaf=leaf,
                             identity=self.group.fingerprint(identity),
                             epoch=state.epoch + 1)
-            answer = await self.group.ask(device, "sponsor", request)
+            answer = await self.group.ask(device, "sponsor", request, self.proofs)
             try:
                 _, _, identities = state.replay(answer, verify=True, allow_incomplete=True)
             except Exception as exc:  # any TGDH error: the contribution is not acceptable

@@ -1,10 +1,9 @@
 """Relay messages: what devices, the gateway and the operator exchange over MQTT.
 
 The gateway is untrusted: nothing here is believed because of who relayed it. Requests a
-device makes about itself are signed with its identity key, but those signatures do not yet
-travel into the ledger transition, so nothing downstream checks them (docs/security.md,
-finding A: a gateway can still put a join with a key of its choosing into a transition for an
-invited identity); everything a device accepts as a new epoch arrives with a
+device makes about itself are signed with its identity key, and the JOIN signatures travel
+on to the sponsors (SPONSOR), whose member devices refuse a join without one (a gateway
+cannot invent a join); everything a device accepts as a new epoch arrives with a
 ledger entry and a t-of-n receipt bundle it checks itself; TGDH bytes inside are checked by
 groupkey.tgdh. Topics are in firmware/app/topics.py and docs/firmware.md.
 
@@ -30,7 +29,10 @@ Device -> gateway, topic gk/<group>/req/<device>:
 Gateway -> one device, topic gk/<group>/resp/<device>:
 
     0x81 RECEIPTS      entry_hash[32] | bundle (rest)              answer to REGISTER
-    0x82 SPONSOR       request_id u32 | TGDH SponsorRequest bytes  you are the sponsor
+    0x82 SPONSOR       request_id u32 | u32 len + TGDH SponsorRequest bytes | u8 count
+                       | (identity[32] | blinded_key[32] | signature[64]) per join: the
+                       joiners' own JOIN signatures (a member sponsor checks every join of
+                       the transition against them: the gateway cannot invent a join)
     0x83 SIGN_ENTRY    request_id u32 | unsigned ledger entry      sign this transition entry
     0x84 EPOCH         entry u32+bytes | bundle u32+bytes | TGDH MemberUpdate bytes (rest)
     0x85 WELCOME       entry u32+bytes | bundle u32+bytes | TGDH Welcome bytes (rest)
@@ -169,8 +171,23 @@ def receipts(entry_hash, bundle):
     return _header(RECEIPTS) + bytes(entry_hash) + bytes(bundle)
 
 
-def sponsor(request_id, request):
-    return _header(SPONSOR) + u32(request_id) + bytes(request)
+def sponsor(request_id, request, join_proofs=()):
+    """``join_proofs``: (identity, blinded_key, signature) of each joiner's signed JOIN."""
+    if len(join_proofs) > 255:
+        raise DecodeError("at most 255 join proofs")
+    parts = [_header(SPONSOR), u32(request_id), long_bytes(request), u8(len(join_proofs))]
+    for identity, blinded_key, signature in join_proofs:
+        if len(identity) != 32 or len(blinded_key) != 32 or len(signature) != 64:
+            raise DecodeError("a join proof is identity 32 | blinded key 32 | signature 64")
+        parts += [bytes(identity), bytes(blinded_key), bytes(signature)]
+    return b"".join(parts)
+
+
+def verify_join_proof(group_id, identity, blinded_key, signature):
+    """BadSignature unless ``identity`` signed a JOIN request with ``blinded_key``."""
+    from groupkey.crypto import ed25519
+
+    ed25519.verify(identity, request_message(JOIN, group_id, identity, blinded_key), signature)
 
 
 def sign_entry(request_id, unsigned_entry):
@@ -235,7 +252,17 @@ def decode(data):
         if not body:
             raise DecodeError("empty body")
         return RelayMessage(kind, entry=body)
-    if kind in (CONTRIBUTION, SIGNED_ENTRY, SPONSOR, SIGN_ENTRY):
+    if kind == SPONSOR:
+        request_id = reader.u32()
+        body = reader.take(reader.u32())
+        if not body:
+            raise DecodeError("empty body")
+        proofs = []
+        for _ in range(reader.u8()):
+            proofs.append((reader.take(32), reader.take(32), reader.take(64)))
+        reader.finish()
+        return RelayMessage(kind, request_id=request_id, data=body, join_proofs=proofs)
+    if kind in (CONTRIBUTION, SIGNED_ENTRY, SIGN_ENTRY):
         request_id = reader.u32()
         body = _rest(reader)
         if not body:

@@ -634,3 +634,45 @@ def test_only_a_receipted_transition_removes_a_device(micropython, tmp_path):
     assert results[2] == ["Rejected", True]  # no valid receipts: nothing changes
     assert results[3] == ["handled", True, None, 1]  # proof: state dropped and saved
     assert "removed" in logged and logged.count("removed") == 1
+
+
+def test_a_member_sponsor_needs_every_joiners_signed_request(group):
+    """SPONSOR as a member: each join of the transition must come with the joiner's own JOIN
+    signature over exactly that blinded key (a gateway cannot slip in a join with a key it
+    chose); merges are refused; a transition without joins needs nothing."""
+    from groupkey import relay
+
+    simulation = group[0]
+    joiner = simulation.new_identity()
+    blinded = joiner.blinded_key()
+    state = simulation.state
+    request = state.sponsor_request(state.prepare([events.join(joiner.public, blinded)]))
+    signature = ed25519.sign(joiner.seed, relay.request_message(
+        relay.JOIN, GROUP.encode(), joiner.public, blinded))
+    accept.check_join_proofs(request, [(joiner.public, blinded, signature)], GROUP.encode())
+    # decoded from a real SPONSOR message, as the device gets it
+    message = relay.decode(relay.sponsor(5, request, [(joiner.public, blinded, signature)]))
+    accept.check_join_proofs(message.data, message.join_proofs, GROUP.encode())
+    chosen = simulation.new_identity().blinded_key()  # a key the gateway made up
+    forged = state.sponsor_request(state.prepare([events.join(joiner.public, chosen)]))
+    cases = [
+        (request, [], "without its signed request"),
+        (forged, [(joiner.public, blinded, signature)], "without its signed request"),
+        (forged, [(joiner.public, chosen, signature)], "does not verify"),
+        (request, [(joiner.public, blinded, signature)], "does not verify", b"other group"),
+    ]
+    for case in cases:
+        data, proofs, reason = case[:3]
+        group_id = case[3] if len(case) > 3 else GROUP.encode()
+        with pytest.raises(Rejected, match=reason):
+            accept.check_join_proofs(data, proofs, group_id)
+    leaf = simulation.state.tree.leaves()[0]
+    refresh = state.sponsor_request(state.prepare([events.refresh(leaf)]))
+    accept.check_join_proofs(refresh, [], GROUP.encode())
+    other = Simulation(b"other group", seeded(13))
+    other.run([other.join_operation(other.new_identity())])
+    merge = state.sponsor_request(state.prepare([events.merge(other.state.tree)]))
+    with pytest.raises(Rejected, match="merge"):
+        accept.check_join_proofs(merge, [], GROUP.encode())
+    with pytest.raises(Rejected, match="sponsor request"):
+        accept.check_join_proofs(b"\x01\x02", [], GROUP.encode())

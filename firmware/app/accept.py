@@ -163,6 +163,44 @@ def check_genesis(entry, config, tree_hash):
     return body
 
 
+def _short(identity):
+    """The first 8 bytes of a public identity key, hex (for the log line of a rejection)."""
+    return binascii.hexlify(bytes(identity[:8])).decode()
+
+
+def check_join_proofs(sponsor_request, proofs, group_id):
+    """SPONSOR as a member: every join of the transition must come with the joiner's own
+    signed JOIN request for exactly that blinded key, so the gateway cannot slip in a join
+    with a key of its choosing (docs/security.md, finding A). A merge is refused: nothing
+    carries the consent of the merged group's members."""
+    from groupkey import relay
+    from groupkey.crypto.errors import CryptoError
+    from groupkey.tgdh import events, transition
+    from groupkey.tgdh.messages import SponsorRequest
+
+    try:
+        request = SponsorRequest.decode(sponsor_request)
+        operations = transition.decode(request.prefix, allow_incomplete=True).operations
+    except Exception as exc:
+        raise failed("sponsor request", exc)
+    for operation in operations:
+        if operation.kind == events.MERGE:
+            raise Rejected("a merge without its members' signed requests")
+        if operation.kind != events.JOIN:
+            continue
+        for identity, blinded_key, signature in proofs:
+            if identity == operation.identity and blinded_key == operation.blinded_key:
+                try:
+                    relay.verify_join_proof(group_id, identity, blinded_key, signature)
+                except CryptoError:
+                    raise Rejected("join of %s: its request signature does not verify"
+                                   % _short(identity))
+                break
+        else:
+            raise Rejected("join of %s without its signed request"
+                           % _short(operation.identity))
+
+
 def check_sign_request(unsigned, config, identity, epoch, head, contribution):
     """SIGN_ENTRY: the unsigned transition entry must be for this group, signed by this
     device, the next sequence after its epoch, linked to its last entry, and its TGDH bytes

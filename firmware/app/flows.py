@@ -88,9 +88,11 @@ async def sponsor(member, message):
     joiners) uses it for its WELCOME."""
     from groupkey import relay
 
-    secret = member.random_bytes(32)
     if member.tgdh is None and not member.state["pending"]:
         raise Rejected("sponsor request for a device that is not joining")
+    if member.tgdh is not None:  # a member vouches for every join it contributes to
+        accept.check_join_proofs(message.data, message.join_proofs, member.group_id.encode())
+    secret = member.random_bytes(32)
     # stored before the contribution leaves: after a reboot the EPOCH (or WELCOME) that
     # publishes our new leaf key can still be opened
     member.state["sponsor_secret"] = binascii.hexlify(secret).decode()
