@@ -57,6 +57,21 @@ def make_receipt(node_seed, raw_entry, filler):
     return receipt.Receipt(checkpoint, leaf_index, tree.inclusion_proof(leaf_index, tree.size))
 
 
+def run_member_script(micropython, tmp_path, source, arguments=None):
+    """Run a firmware script in MicroPython (mpy image, 320K) with ``arguments`` as a JSON
+    file named on its command line; returns the JSON of its last output line."""
+    script = tmp_path / "member_script.py"
+    script.write_text(source)
+    argv = []
+    if arguments is not None:
+        path = tmp_path / "member_script.json"
+        path.write_text(json.dumps(arguments))
+        argv = [str(path)]
+    result = micropython(script, args=argv, heap="320K", precompiled=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def bundle(raw_entry, nodes):
     return receipt.encode_bundle([make_receipt(NODE_SEEDS[index], raw_entry, 3 + 5 * index)
                                   for index in nodes])
@@ -523,11 +538,7 @@ def test_a_failed_save_reboots_instead_of_running_ahead_of_flash(micropython, tm
     """commit: when the durable save fails the device must not keep the new epoch only in
     memory (flash still holds the old one; readings would stay under the old key): it logs
     save_failed, reboots (a board double records it) and the error propagates."""
-    script = tmp_path / "save_failure.py"
-    script.write_text(SAVE_FAILURE_SCRIPT)
-    result = micropython(script, heap="320K", precompiled=True, check=False)
-    assert result.returncode == 0, result.stderr
-    outcome, reboots, logged = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome, reboots, logged = run_member_script(micropython, tmp_path, SAVE_FAILURE_SCRIPT)
     assert outcome == "raised" and reboots == 1
     assert [event for event, _ in logged] == ["save_failed"]
     assert logged[0][1]["epoch"] == 6 and "OSError" in logged[0][1]["error"]
@@ -615,20 +626,13 @@ def test_only_a_receipted_transition_removes_a_device(micropython, tmp_path):
             return relay.final(raw, bundle(b"another entry", [0, 1]))
         return relay.final(raw, bundle(raw, nodes))
 
-    arguments = tmp_path / "removal.json"
-    arguments.write_text(json.dumps({
+    results, logged = run_member_script(micropython, tmp_path, REMOVAL_SCRIPT, {
         "keys": [key.hex() for key in NODE_KEYS[:3]], "identity": identity.hex(),
         "error": relay.error(relay.ERROR_REJECTED, "not a member").hex(),
         "final_other": final([NODE_KEYS[3]], 7, [0, 2]).hex(),
         "final_forged": final([identity], 8, None).hex(),
         "final_removed": final([identity], 8, [1, 2]).hex(),
-    }))
-    script = tmp_path / "removal.py"
-    script.write_text(REMOVAL_SCRIPT)
-    result = micropython(script, args=[str(arguments)], heap="320K", precompiled=True,
-                         check=False)
-    assert result.returncode == 0, result.stderr
-    results, logged = json.loads(result.stdout.strip().splitlines()[-1])
+    })
     assert results[0] == ["handled", True, True, 0]  # ERROR: state kept, nothing saved
     assert results[1] == ["handled", True, True]  # a later epoch: catch up
     assert results[2] == ["Rejected", True]  # no valid receipts: nothing changes
@@ -676,3 +680,76 @@ def test_a_member_sponsor_needs_every_joiners_signed_request(group):
         accept.check_join_proofs(merge, [], GROUP.encode())
     with pytest.raises(Rejected, match="sponsor request"):
         accept.check_join_proofs(b"\x01\x02", [], GROUP.encode())
+
+
+EARLIER_SCRIPT = """
+import asyncio
+import json
+import sys
+from binascii import hexlify, unhexlify
+
+from app import flows
+from app.member import Member
+from groupkey.tgdh.member import Member as TGDHMember
+
+args = json.loads(open(sys.argv[1]).read())
+
+
+class Store:  # flash double
+    def save(self, data):
+        return 1
+
+
+def device(earlier):
+    member = Member({"group_id": "g1"}, "dev-a", Store(), lambda event, detail=None: None)
+    member.seed = unhexlify(args["seed"])
+    member.tgdh = TGDHMember.import_state(unhexlify(args["state"]), member.seed)
+    member.tgdh.restore_pending(unhexlify(args["second"]))  # the second SPONSOR's secret
+    member.state = {"sponsor_secret": args["second"], "earlier_secrets": earlier}
+    return member
+
+
+async def main():
+    outcomes = []
+    for earlier in ([args["first"]], None):
+        member = device(earlier)
+        try:
+            await flows.handle_with_earlier(member, unhexlify(args["update"]))
+            outcomes.append(["epoch", member.tgdh.epoch, hexlify(member.tgdh.export(
+                b"check", b"", 8)).decode()])
+        except Exception as exc:
+            outcomes.append([type(exc).__name__, member.tgdh.epoch,
+                             member.tgdh.leaf_secrets()[-1] == unhexlify(args["second"])])
+    print(json.dumps(outcomes))
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_second_sponsor_request_does_not_lock_the_device_out(micropython, tmp_path):
+    """A gateway sends SPONSOR twice for one epoch and the FIRST transition becomes final:
+    the device kept the first contribution's secret (earlier_secrets) and opens the epoch
+    with it; without it the epoch cannot be opened (the device would be stuck), and the
+    pending secret of the second contribution is put back."""
+    simulation = Simulation(GROUP.encode(), seeded(21))
+    for _ in range(2):
+        identity = simulation.new_identity()
+        simulation.run([simulation.join_operation(identity)])
+    public = simulation.state.members()[0]
+    member = simulation.members[public]
+    state = member.export_state()
+    first = simulation.build([events.refresh(simulation.leaf_of(public))])
+    first_secret = member.leaf_secrets()[-1]
+    simulation.build([events.refresh(simulation.leaf_of(public))])  # the second SPONSOR
+    second_secret = member.leaf_secrets()[-1]
+    assert first_secret != second_secret
+    new_state = simulation.state.apply(first)
+    update = new_state.member_update(simulation.state, first, public)
+    other = simulation.members[simulation.state.members()[1]]
+    other.handle(new_state.member_update(simulation.state, first, other.identity))
+    opened, stuck = run_member_script(micropython, tmp_path, EARLIER_SCRIPT, {
+        "seed": member.signing_seed.hex(), "state": state.hex(), "update": update.hex(),
+        "first": first_secret.hex(), "second": second_secret.hex()})
+    assert opened == ["epoch", new_state.epoch, other.export(b"check", b"", 8).hex()]
+    assert stuck == ["InconsistentBlindedKey", new_state.epoch - 1, True]

@@ -15,6 +15,10 @@ from app import accept
 from app.accept import Rejected
 from app.logger import fingerprint
 
+# contribution secrets kept for one epoch besides the latest (a gateway that sends SPONSOR
+# again for the same epoch must not make the device lose the one that became final)
+MAX_EARLIER_SECRETS = 3
+
 
 async def dispatch(member, message):
     """Route one decoded relay message to its flow."""
@@ -95,6 +99,12 @@ async def sponsor(member, message):
     secret = member.random_bytes(32)
     # stored before the contribution leaves: after a reboot the EPOCH (or WELCOME) that
     # publishes our new leaf key can still be opened
+    if member.state.get("sponsor_secret"):
+        # a second SPONSOR before the epoch: the earlier contribution's transition may be
+        # the one that became final, so its secret is kept too (docs/security.md, finding D)
+        earlier = member.state.get("earlier_secrets") or []
+        member.state["earlier_secrets"] = (earlier + [member.state["sponsor_secret"]])[
+            -MAX_EARLIER_SECRETS:]
     member.state["sponsor_secret"] = binascii.hexlify(secret).decode()
     member.save()
     if member.tgdh is None:
@@ -147,7 +157,7 @@ async def epoch_update(member, message):
 
     # handle_steps changes the member only after every TGDH check passed
     try:
-        await member.steps(member.tgdh.handle_steps(message.data))
+        await handle_with_earlier(member, message.data)
     except Removed:
         # a receipted transition (checked above) that takes our leaf out: proof we are gone
         if member.identity not in body.removed:
@@ -155,6 +165,30 @@ async def epoch_update(member, message):
         removed(member, "epoch")
         return
     member.commit(member.tgdh, entry.entry_hash(), "epoch", started)
+
+
+async def handle_with_earlier(member, data):
+    """``handle_steps`` with the pending secret, then, if our leaf key in the transition is
+    not that secret's, with each earlier contribution's secret for this epoch (newest first);
+    the pending secret is put back when none fits."""
+    from groupkey.tgdh.errors import InconsistentBlindedKey
+
+    try:
+        await member.steps(member.tgdh.handle_steps(data))
+        return
+    except InconsistentBlindedKey as exc:
+        failure = exc
+    for hexed in reversed(member.state.get("earlier_secrets") or []):
+        member.tgdh.restore_pending(binascii.unhexlify(hexed))
+        try:
+            await member.steps(member.tgdh.handle_steps(data))
+            member.log("earlier_contribution", {"epoch": member.tgdh.epoch})
+            return
+        except InconsistentBlindedKey as exc:
+            failure = exc
+    if member.state.get("sponsor_secret"):
+        member.tgdh.restore_pending(binascii.unhexlify(member.state["sponsor_secret"]))
+    raise failure
 
 
 async def final(member, message):
@@ -187,6 +221,7 @@ def removed(member, proof):
     member.readings.clear()
     member.state["pending"] = None
     member.state["sponsor_secret"] = None
+    member.state["earlier_secrets"] = None
     member.state["head"] = None
     member.save()
     member.schedule(member.retry_ms)
@@ -210,14 +245,16 @@ async def welcome(member, message):
         if not member.state["pending"]:
             raise Rejected("welcome without a pending join")
         body = accept.check_transition(entry, member.config, None, None)
-        secrets = [member.pending_secret()]
+        secrets = [member.pending_secret()] + [
+            binascii.unhexlify(hexed) for hexed in member.state.get("earlier_secrets") or []]
         if member.state.get("sponsor_secret"):
             secrets.insert(0, binascii.unhexlify(member.state["sponsor_secret"]))
         how = "welcome"
     else:
         body = accept.check_transition(entry, member.config, current.epoch, member.head(),
                                        catchup=True)
-        secrets = current.leaf_secrets()
+        secrets = current.leaf_secrets() + [
+            binascii.unhexlify(hexed) for hexed in member.state.get("earlier_secrets") or []]
         how = "catchup"
     accept.check_tgdh_matches(body, Welcome.decode(message.data).transition)
     member.probe("checked")

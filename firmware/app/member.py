@@ -482,6 +482,7 @@ class Member:
         self.state["head"] = _hex(entry_hash)
         self.state["pending"] = None
         self.state["sponsor_secret"] = None
+        self.state["earlier_secrets"] = None
         self.contribution = None
         try:
             try:
