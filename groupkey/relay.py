@@ -183,12 +183,6 @@ def sponsor(request_id, request, join_proofs=()):
     return b"".join(parts)
 
 
-def verify_join_proof(group_id, identity, blinded_key, signature):
-    """BadSignature unless ``identity`` signed a JOIN request with ``blinded_key``."""
-    from groupkey.crypto import ed25519
-
-    ed25519.verify(identity, request_message(JOIN, group_id, identity, blinded_key), signature)
-
 
 def sign_entry(request_id, unsigned_entry):
     return _header(SIGN_ENTRY) + u32(request_id) + bytes(unsigned_entry)

@@ -678,6 +678,22 @@ def test_a_member_sponsor_needs_every_joiners_signed_request(group):
     merge = state.sponsor_request(state.prepare([events.merge(other.state.tree)]))
     with pytest.raises(Rejected, match="merge"):
         accept.check_join_proofs(merge, [], GROUP.encode())
+    # cheap checks before any signature: the epoch, repeated joiners
+    epoch = simulation.state.epoch
+    with pytest.raises(Rejected, match="epoch"):
+        accept.check_join_proofs(request, [(joiner.public, blinded, signature)],
+                                 GROUP.encode(), epoch + 1)
+    accept.check_join_proofs(request, [(joiner.public, blinded, signature)], GROUP.encode(),
+                             epoch)
+    from groupkey.tgdh import transition
+    from groupkey.tgdh.messages import SponsorRequest
+
+    # what a gateway could craft (prepare() itself refuses it)
+    prefix = transition.encode_prefix(GROUP.encode(), epoch + 1, b"\x00" * 32, [
+        events.join(joiner.public, blinded, 1), events.join(joiner.public, blinded, 2)])
+    twice = SponsorRequest(0, False, prefix, []).encode()
+    with pytest.raises(Rejected, match="joins twice"):
+        accept.check_join_proofs(twice, [(joiner.public, blinded, signature)], GROUP.encode())
     with pytest.raises(Rejected, match="sponsor request"):
         accept.check_join_proofs(b"\x01\x02", [], GROUP.encode())
 
@@ -753,3 +769,51 @@ def test_a_second_sponsor_request_does_not_lock_the_device_out(micropython, tmp_
         "first": first_secret.hex(), "second": second_secret.hex()})
     assert opened == ["epoch", new_state.epoch, other.export(b"check", b"", 8).hex()]
     assert stuck == ["InconsistentBlindedKey", new_state.epoch - 1, True]
+
+
+SPONSOR_LIMIT_SCRIPT = """
+import asyncio
+import json
+
+from app import flows
+from app.member import Member
+from groupkey import relay
+
+
+class Store:  # flash double
+    def save(self, data):
+        return 1
+
+
+async def main():
+    outcomes = []
+    for earlier in (["01" * 32] * 3, ["01" * 32] * 2):
+        member = Member({"group_id": "g1"}, "dev-a", Store(), lambda event, detail=None: None)
+        member.random_bytes = lambda length: bytes(length)
+        member.state = {"pending": "aa" * 32, "sponsor_secret": "bb" * 32,
+                        "earlier_secrets": list(earlier)}
+        try:
+            await flows.dispatch(member, relay.decode(relay.sponsor(1, b"not a request")))
+            outcome = "contributed"
+        except flows.Rejected as exc:
+            outcome = "Rejected: " + str(exc)
+        except Exception as exc:
+            outcome = type(exc).__name__
+        outcomes.append([outcome, member.state["earlier_secrets"],
+                         member.state["sponsor_secret"]])
+    print(json.dumps(outcomes))
+
+
+asyncio.run(main())
+"""
+
+
+def test_earlier_secrets_are_never_evicted(micropython, tmp_path):
+    """Past MAX_EARLIER_SECRETS contributions for one epoch the device refuses to contribute
+    (state unchanged) rather than drop the oldest secret, which could be the one of the
+    transition that became final; below the limit the current secret joins the list."""
+    full, room = run_member_script(micropython, tmp_path, SPONSOR_LIMIT_SCRIPT)
+    assert full[0].startswith("Rejected") and "contributions for one epoch" in full[0]
+    assert full[1:] == [["01" * 32] * 3, "bb" * 32]
+    assert room[0] != "contributed"  # the request itself is garbage: refused after saving
+    assert room[1] == ["01" * 32] * 2 + ["bb" * 32] and room[2] == "00" * 32

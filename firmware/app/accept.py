@@ -168,37 +168,66 @@ def _short(identity):
     return binascii.hexlify(bytes(identity[:8])).decode()
 
 
-def check_join_proofs(sponsor_request, proofs, group_id):
-    """SPONSOR as a member: every join of the transition must come with the joiner's own
-    signed JOIN request for exactly that blinded key, so the gateway cannot slip in a join
-    with a key of its choosing (docs/security.md, finding A). A merge is refused: nothing
-    carries the consent of the merged group's members."""
+# joins one SPONSOR may ask a member to vouch for: each costs an Ed25519 verification
+# (yielding, but many seconds on a board); the gateway batches at most 16 requests a round
+MAX_JOINS = 32
+
+
+def join_checks(sponsor_request, proofs, group_id, epoch=None):
+    """The structural half of ``check_join_proofs``: the transition must be for the epoch
+    after ``epoch`` (when given), with no merge, no identity joining twice, at most MAX_JOINS
+    joins, and a proof for exactly each join's blinded key. Returns (identity, message,
+    signature) per join, for the signature checks (cheap checks first: a gateway cannot
+    make a device verify signatures for a transition it would refuse anyway)."""
     from groupkey import relay
-    from groupkey.crypto.errors import CryptoError
     from groupkey.tgdh import events, transition
     from groupkey.tgdh.messages import SponsorRequest
 
     try:
         request = SponsorRequest.decode(sponsor_request)
-        operations = transition.decode(request.prefix, allow_incomplete=True).operations
+        parsed = transition.decode(request.prefix, allow_incomplete=True)
     except Exception as exc:
         raise failed("sponsor request", exc)
-    for operation in operations:
+    if epoch is not None and parsed.epoch != epoch + 1:
+        raise Rejected("sponsor request for epoch %d, we are at %d" % (parsed.epoch, epoch))
+    checks = []
+    joining = []
+    for operation in parsed.operations:
         if operation.kind == events.MERGE:
             raise Rejected("a merge without its members' signed requests")
         if operation.kind != events.JOIN:
             continue
+        if operation.identity in joining:
+            raise Rejected("%s joins twice" % _short(operation.identity))
+        joining.append(operation.identity)
+        if len(joining) > MAX_JOINS:
+            raise Rejected("more than %d joins in one transition" % MAX_JOINS)
         for identity, blinded_key, signature in proofs:
             if identity == operation.identity and blinded_key == operation.blinded_key:
-                try:
-                    relay.verify_join_proof(group_id, identity, blinded_key, signature)
-                except CryptoError:
-                    raise Rejected("join of %s: its request signature does not verify"
-                                   % _short(identity))
+                checks.append((identity, relay.request_message(
+                    relay.JOIN, group_id, identity, blinded_key), signature))
                 break
         else:
             raise Rejected("join of %s without its signed request"
                            % _short(operation.identity))
+    return checks
+
+
+def check_join_proofs(sponsor_request, proofs, group_id, epoch=None):
+    """SPONSOR as a member: every join of the transition must come with the joiner's own
+    signed JOIN request for exactly that blinded key, so the gateway cannot slip in a join
+    with a key of its choosing (docs/security.md, finding A). A merge is refused: nothing
+    carries the consent of the merged group's members. (The firmware runs the same checks
+    with yielding verifications: flows.sponsor.)"""
+    from groupkey.crypto import ed25519
+    from groupkey.crypto.errors import CryptoError
+
+    for identity, message, signature in join_checks(sponsor_request, proofs, group_id, epoch):
+        try:
+            ed25519.verify(identity, message, signature)
+        except CryptoError:
+            raise Rejected("join of %s: its request signature does not verify"
+                           % _short(identity))
 
 
 def check_sign_request(unsigned, config, identity, epoch, head, contribution):

@@ -95,16 +95,18 @@ async def sponsor(member, message):
     if member.tgdh is None and not member.state["pending"]:
         raise Rejected("sponsor request for a device that is not joining")
     if member.tgdh is not None:  # a member vouches for every join it contributes to
-        accept.check_join_proofs(message.data, message.join_proofs, member.group_id.encode())
+        await check_joins(member, message)
     secret = member.random_bytes(32)
     # stored before the contribution leaves: after a reboot the EPOCH (or WELCOME) that
     # publishes our new leaf key can still be opened
     if member.state.get("sponsor_secret"):
         # a second SPONSOR before the epoch: the earlier contribution's transition may be
-        # the one that became final, so its secret is kept too (docs/security.md, finding D)
+        # the one that became final, so its secret is kept too (docs/security.md, finding D);
+        # never evicted: past the limit the device refuses to contribute until a commit
         earlier = member.state.get("earlier_secrets") or []
-        member.state["earlier_secrets"] = (earlier + [member.state["sponsor_secret"]])[
-            -MAX_EARLIER_SECRETS:]
+        if len(earlier) >= MAX_EARLIER_SECRETS:
+            raise Rejected("%d contributions for one epoch already" % (len(earlier) + 1))
+        member.state["earlier_secrets"] = earlier + [member.state["sponsor_secret"]]
     member.state["sponsor_secret"] = binascii.hexlify(secret).decode()
     member.save()
     if member.tgdh is None:
@@ -120,6 +122,22 @@ async def sponsor(member, message):
                                  "x25519": member.tgdh.x25519_operations})
     member.contribution = data
     await member.send(relay.contribution(message.request_id, data))
+
+
+async def check_joins(member, message):
+    """accept.check_join_proofs with the signature checks yielding to the event loop (one
+    Ed25519 verification per join: long on a board, the watchdog must be fed)."""
+    from groupkey.crypto import ed25519
+    from groupkey.crypto.errors import CryptoError
+
+    checks = accept.join_checks(message.data, message.join_proofs, member.group_id.encode(),
+                                member.tgdh.epoch)
+    for identity, request, signature in checks:
+        try:
+            await member.steps(ed25519.verify_steps(identity, request, signature))
+        except CryptoError:
+            raise Rejected("join of %s: its request signature does not verify"
+                           % fingerprint(identity))
 
 
 async def sign_entry(member, message):
